@@ -1,0 +1,24 @@
+# The two commands in the README: `make site` and `make test`.
+.PHONY: site test static pytest bootstrap testbins bench clean
+
+site:  ## install the control-node toolchain and deploy the stack
+	scripts/bootstrap.sh
+	. .venv/bin/activate && ansible-playbook playbooks/site.yml
+
+test:  ## install everything the tests need and run the whole suite
+	scripts/test.sh all
+
+static:
+	scripts/test.sh static
+
+pytest:
+	scripts/test.sh pytest
+
+bootstrap:
+	scripts/bootstrap.sh --test-servers
+
+testbins:
+	scripts/build-testbins.sh
+
+clean:
+	rm -rf build .venv tests/output .pytest_cache

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# ansible-test needs the collection at .../ansible_collections/mlops/stack;
+# copy the files git knows about into a scratch tree and run sanity there.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/mlops/stack"
+mkdir -p "$dest"
+git ls-files -z --cached --others --exclude-standard \
+  | grep -zv '^\.ci/' | xargs -0 cp --parents -t "$dest" 2>/dev/null || true
+# ansible-test only sees files tracked by git when a .git exists.
+(cd "$dest" && git init -q && git add -A >/dev/null)
+py="$("$VENV/bin/python" -c 'import sys;print("%d.%d"%sys.version_info[:2])')"
+cd "$dest"
+ansible-test sanity --venv --python "$py" --color no "$@"
