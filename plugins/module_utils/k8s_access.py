@@ -1,0 +1,421 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+"""Reach a server that runs inside a Kubernetes cluster from the control node.
+
+Modules that talk to S3, PostgreSQL or MLflow take a direct endpoint (URL or
+host/port). When that server is only reachable inside the cluster, the
+optional ``kubernetes_service`` option makes the module open a port-forward
+to a Ready pod behind the Service for the duration of the call, exactly like
+``kubectl port-forward svc/<name> <local>:<port>``:
+
+    from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
+        K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
+
+    argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)
+    ...
+    with service_endpoint(module, module.params['endpoint_url']) as url:
+        ...  # talk to url; the tunnel is closed on exit
+
+Documentation: ``extends_documentation_fragment: [mlops.stack.k8s_access]``
+and docs/k8s-access.md.
+
+The selection logic (Service port -> targetPort -> Ready pod) is pure and
+works on plain dicts in the API's camelCase form, so it is unit-tested
+without a cluster; only :class:`PortForwardTunnel` touches the network.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import traceback
+
+try:
+    from urllib.parse import urlsplit, urlunsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported at runtime
+    from urlparse import urlsplit, urlunsplit  # type: ignore
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+K8S_IMPORT_ERROR = None
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.stream import portforward as k8s_portforward
+    HAS_KUBERNETES = True
+except ImportError:
+    HAS_KUBERNETES = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+LOCALHOST = "127.0.0.1"
+
+#: Argument-spec fragment: ``argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)``.
+K8S_SERVICE_ARGUMENT_SPEC = dict(
+    kubernetes_service=dict(
+        type="dict",
+        options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", default="default"),
+            port=dict(type="str"),
+            kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+            context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+            local_port=dict(type="int", default=0),
+            timeout=dict(type="int", default=30),
+        ),
+    ),
+)
+
+
+class K8sAccessError(Exception):
+    """An expected failure: the message says what is wrong and how to fix it."""
+
+
+# --------------------------------------------------------------------------
+# Pure logic (unit-tested with plain dicts)
+# --------------------------------------------------------------------------
+
+def _svc_ref(service):
+    meta = service.get("metadata") or {}
+    return "Service %s/%s" % (meta.get("namespace", "?"), meta.get("name", "?"))
+
+
+def resolve_service_port(service, port=None):
+    """Return the ``spec.ports[]`` entry of *service* that *port* designates.
+
+    *port* is the Service port number (int or digit string), its name, or
+    None when the Service has exactly one port.
+    """
+    ports = (service.get("spec") or {}).get("ports") or []
+    ref = _svc_ref(service)
+    if not ports:
+        raise K8sAccessError("%s has no ports; cannot port-forward to it." % ref)
+    described = ", ".join(
+        "%s%s" % (p.get("port"), " (%s)" % p["name"] if p.get("name") else "") for p in ports)
+    if port is None or port == "":
+        if len(ports) == 1:
+            return ports[0]
+        raise K8sAccessError(
+            "%s has several ports (%s); set kubernetes_service.port to one of them." % (ref, described))
+    text = str(port).strip()
+    for entry in ports:
+        if text.isdigit() and entry.get("port") == int(text):
+            return entry
+        if entry.get("name") and entry.get("name") == text:
+            return entry
+    raise K8sAccessError(
+        "%s has no port %r; its ports are: %s. Fix kubernetes_service.port." % (ref, port, described))
+
+
+def pod_is_ready(pod):
+    """True for a Running, not terminating pod whose Ready condition is True."""
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    if meta.get("deletionTimestamp"):
+        return False
+    if status.get("phase") != "Running":
+        return False
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return str(cond.get("status")) == "True"
+    return False
+
+
+def selector_matches(selector, labels):
+    """Service selectors are plain equality maps."""
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def resolve_target_port(service_port, pod):
+    """The container port number on *pod* that *service_port* forwards to.
+
+    ``targetPort`` may be a number, a named container port, or absent
+    (then it equals ``port``). Returns None when a named port does not
+    exist on the pod.
+    """
+    target = service_port.get("targetPort")
+    if target is None or target == "":
+        return int(service_port["port"])
+    if isinstance(target, int) or str(target).isdigit():
+        return int(target)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for cport in container.get("ports") or []:
+            if cport.get("name") == target and cport.get("protocol", "TCP") == "TCP":
+                return int(cport["containerPort"])
+    return None
+
+
+def select_pod(service, pods, port=None):
+    """Pick the pod and container port a port-forward to *service* uses.
+
+    Returns ``(pod_name, container_port)``. Ready pods matching the
+    Service selector are preferred in name order (deterministic); pods
+    whose named targetPort does not resolve are skipped.
+    """
+    ref = _svc_ref(service)
+    spec = service.get("spec") or {}
+    if spec.get("type") == "ExternalName":
+        raise K8sAccessError(
+            "%s is of type ExternalName (%s); point the module at that host directly instead of "
+            "using kubernetes_service." % (ref, spec.get("externalName")))
+    selector = spec.get("selector") or {}
+    if not selector:
+        raise K8sAccessError(
+            "%s has no pod selector (manually managed Endpoints are not supported); "
+            "use a direct endpoint URL or an Ingress instead." % ref)
+    sport = resolve_service_port(service, port)
+    if (sport.get("protocol") or "TCP") != "TCP":
+        raise K8sAccessError("%s port %s is %s; only TCP can be port-forwarded."
+                             % (ref, sport.get("port"), sport.get("protocol")))
+    matching = [p for p in pods if selector_matches(selector, (p.get("metadata") or {}).get("labels"))]
+    sel_text = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
+    ready = sorted((p for p in matching if pod_is_ready(p)),
+                   key=lambda p: (p.get("metadata") or {}).get("name", ""))
+    if not ready:
+        raise K8sAccessError(
+            "%s has no Ready pod (selector %s; %d matching pod(s), none Ready). Check that the "
+            "workload is running: kubectl -n %s get pods -l %s"
+            % (ref, sel_text, len(matching), (service.get("metadata") or {}).get("namespace", "default"),
+               sel_text))
+    for pod in ready:
+        cport = resolve_target_port(sport, pod)
+        if cport is not None:
+            return pod["metadata"]["name"], cport
+    raise K8sAccessError(
+        "%s targetPort %r does not name a container port on any Ready pod (selector %s)."
+        % (ref, sport.get("targetPort"), sel_text))
+
+
+def local_url(default_url, local_port, default_scheme="http"):
+    """*default_url* with its host:port replaced by 127.0.0.1:*local_port*.
+
+    Scheme, path and query are kept, so ``https://s3.example/prefix``
+    becomes ``https://127.0.0.1:4711/prefix``. Userinfo is kept too
+    (``postgresql://u:p@db:5432/x`` style URLs).
+    """
+    if not default_url:
+        return "%s://%s:%d" % (default_scheme, LOCALHOST, local_port)
+    parts = urlsplit(default_url)
+    if not parts.scheme or not parts.netloc:
+        return "%s://%s:%d" % (default_scheme, LOCALHOST, local_port)
+    userinfo = ""
+    if "@" in parts.netloc:
+        userinfo = parts.netloc.rsplit("@", 1)[0] + "@"
+    return urlunsplit((parts.scheme, "%s%s:%d" % (userinfo, LOCALHOST, local_port),
+                       parts.path, parts.query, parts.fragment))
+
+
+def _params_of(module_or_params):
+    params = getattr(module_or_params, "params", module_or_params)
+    return params or {}
+
+
+# --------------------------------------------------------------------------
+# Network part
+# --------------------------------------------------------------------------
+
+def _load_api(ks):
+    if not HAS_KUBERNETES:
+        raise K8sAccessError(missing_required_lib("kubernetes") + " It is needed for kubernetes_service "
+                             "(port-forward to Service %s/%s). Original error: %s"
+                             % (ks.get("namespace"), ks.get("name"), (K8S_IMPORT_ERROR or "").strip().splitlines()[-1]))
+    try:
+        if ks.get("kubeconfig") or not _in_cluster():
+            api_client = k8s_config.new_client_from_config(config_file=ks.get("kubeconfig"),
+                                                           context=ks.get("context"))
+        else:
+            k8s_config.load_incluster_config()
+            api_client = k8s_client.ApiClient()
+    except Exception as exc:  # pylint: disable=broad-except
+        raise K8sAccessError("Cannot load the Kubernetes configuration (kubeconfig=%s, context=%s): %s. "
+                             "Set kubernetes_service.kubeconfig/context or K8S_AUTH_KUBECONFIG."
+                             % (ks.get("kubeconfig") or "default", ks.get("context") or "current", exc))
+    return api_client
+
+
+def _in_cluster():
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.path.exists(
+        os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]))
+
+
+def find_target(api_client, ks):
+    """Read the Service and its pods through the API and pick the target."""
+    core = k8s_client.CoreV1Api(api_client)
+    ns, name = ks.get("namespace") or "default", ks["name"]
+    try:
+        svc = api_client.sanitize_for_serialization(core.read_namespaced_service(name, ns, _request_timeout=ks.get("timeout") or 30))
+    except k8s_client.exceptions.ApiException as exc:
+        if exc.status == 404:
+            raise K8sAccessError("Service %s/%s not found; check kubernetes_service.name/namespace." % (ns, name))
+        raise K8sAccessError("Cannot read Service %s/%s from the Kubernetes API: %s %s"
+                             % (ns, name, exc.status, exc.reason))
+    except Exception as exc:  # pylint: disable=broad-except
+        raise K8sAccessError("Cannot reach the Kubernetes API to read Service %s/%s: %s" % (ns, name, exc))
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    pods = []
+    if selector:
+        label_selector = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
+        try:
+            pod_list = core.list_namespaced_pod(ns, label_selector=label_selector,
+                                              _request_timeout=ks.get("timeout") or 30)
+        except Exception as exc:  # pylint: disable=broad-except
+            raise K8sAccessError("Cannot list pods of Service %s/%s: %s" % (ns, name, exc))
+        pods = api_client.sanitize_for_serialization(pod_list).get("items") or []
+    return select_pod(svc, pods, ks.get("port"))
+
+
+def _pump(a, b, stop):
+    """Copy bytes both ways between two sockets until either closes."""
+    pair = {a: b, b: a}
+    try:
+        while not stop.is_set():
+            readable = select.select([a, b], [], [], 0.5)[0]
+            for src in readable:
+                data = src.recv(65536)
+                if not data:
+                    return
+                pair[src].sendall(data)
+    except (OSError, ValueError):
+        return
+    finally:
+        for s in (a, b):
+            try:
+                s.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+
+class PortForwardTunnel(object):
+    """A local listener on 127.0.0.1 whose connections go to a pod port.
+
+    Each accepted connection opens its own port-forward stream (the API
+    server's portforward subresource carries one stream per port per
+    websocket), so concurrent clients such as connection pools work.
+    """
+
+    def __init__(self, api_client, namespace, pod, port, local_port=0):
+        self.api_client = api_client
+        self.namespace = namespace
+        self.pod = pod
+        self.port = int(port)
+        self._stop = threading.Event()
+        self._threads = []
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._listener.bind((LOCALHOST, int(local_port or 0)))
+        except OSError as exc:
+            self._listener.close()
+            raise K8sAccessError("Cannot listen on %s:%s for the port-forward: %s; choose another "
+                                 "kubernetes_service.local_port (0 picks a free one)." % (LOCALHOST, local_port, exc))
+        self._listener.listen(16)
+        self._listener.settimeout(0.5)
+        self.local_port = self._listener.getsockname()[1]
+
+    def open_stream(self):
+        core = k8s_client.CoreV1Api(self.api_client)
+        pf = k8s_portforward(core.connect_get_namespaced_pod_portforward, self.pod, self.namespace,
+                             ports=str(self.port))
+        return pf, pf.socket(self.port)
+
+    def check(self):
+        """Open and close one stream so errors surface before the module's call."""
+        try:
+            pf, sock = self.open_stream()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise K8sAccessError("Cannot open a port-forward to pod %s/%s port %s: %s (the user needs "
+                                 "'create' on pods/portforward)." % (self.namespace, self.pod, self.port, exc))
+        try:
+            sock.close()
+            pf.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def _serve_one(self, conn):
+        try:
+            pf, remote = self.open_stream()
+        except Exception:  # pylint: disable=broad-except
+            conn.close()
+            return
+        try:
+            remote.setblocking(True)
+            _pump(conn, remote, self._stop)
+        finally:
+            try:
+                pf.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, dummy = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            t = threading.Thread(target=self._serve_one, args=(conn,), name="mlops-pf-conn")
+            t.daemon = True
+            t.start()
+            self._threads.append(t)
+
+    def start(self):
+        t = threading.Thread(target=self._accept_loop, name="mlops-pf-accept")
+        t.daemon = True
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def close(self):
+        self._stop.set()
+        try:
+            self._listener.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+        for t in self._threads:
+            t.join(timeout=2)
+
+
+@contextlib.contextmanager
+def service_endpoint(module_or_params, default_url=None, default_scheme="http"):
+    """Yield the URL a module should use for its server.
+
+    Without ``kubernetes_service`` in the params this yields *default_url*
+    unchanged (direct endpoint, e.g. an Ingress URL). With it, a
+    port-forward to a Ready pod behind the Service is opened and the URL
+    ``<scheme of default_url>://127.0.0.1:<local port><path of default_url>``
+    is yielded; the tunnel is closed when the block exits.
+
+    Failures call ``module.fail_json`` when a module is given, else raise
+    :class:`K8sAccessError`.
+    """
+    params = _params_of(module_or_params)
+    ks = params.get("kubernetes_service")
+    if not ks:
+        yield default_url
+        return
+    tunnel = None
+    try:
+        api_client = _load_api(ks)
+        pod, cport = find_target(api_client, ks)
+        tunnel = PortForwardTunnel(api_client, ks.get("namespace") or "default", pod, cport,
+                                   ks.get("local_port") or 0)
+        tunnel.check()
+        tunnel.start()
+    except K8sAccessError as exc:
+        if tunnel is not None:
+            tunnel.close()
+        if hasattr(module_or_params, "fail_json"):
+            module_or_params.fail_json(msg=str(exc))
+        raise
+    try:
+        yield local_url(default_url, tunnel.local_port, default_scheme)
+    finally:
+        tunnel.close()
