@@ -10,7 +10,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # --no-deps: kubernetes.core comes from PyPI's `ansible` package here; Galaxy
 # is not reachable. Users with Galaxy access drop the flag.
-ansible-galaxy collection install --no-deps -p "$tmp" "$tarball"
+ANSIBLE_COLLECTIONS_PATH="$tmp" ansible-galaxy collection install --no-deps -p "$tmp" "$tarball"
 test -f "$tmp/ansible_collections/mlops/stack/MANIFEST.json"
 ANSIBLE_COLLECTIONS_PATH="$tmp" ansible-doc -t module mlops.stack.s3_bucket >/dev/null 2>&1 \
   || ANSIBLE_COLLECTIONS_PATH="$tmp" ansible-doc -t filter mlops.stack.mirror_image >/dev/null
