@@ -32,13 +32,17 @@ if [ "$stage" = static ] || [ "$stage" = all ]; then
   run changelog-lint antsibull-changelog lint
 fi
 
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "FAILED static checks: ${failed[*]} (running pytest anyway)"
+fi
+
 if [ "$stage" = pytest ] || [ "$stage" = all ]; then
   # pytest runs last so its summary line closes the output.
-  run pytest python -m pytest "$@"
+  log "pytest"
+  python -m pytest "$@" || failed+=("pytest")
 fi
 
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "FAILED checks: ${failed[*]}"
+  echo "FAILED: ${failed[*]}" >&2
   exit 1
 fi
-echo "all checks passed"
