@@ -15,3 +15,6 @@ if not link.exists():
     link.symlink_to(Path("../../../.."), target_is_directory=True)
 sys.path.insert(0, str(COLLECTIONS))
 os.environ.setdefault("ANSIBLE_CONFIG", str(ROOT / "ansible.cfg"))
+
+# PostgreSQL/MLflow server fixtures (pg_server, mlflow_server, mlflow_auth_server).
+pytest_plugins = ["tests.integration.servers_pg_mlflow"]
