@@ -329,8 +329,11 @@ def plan(current, desired):
                 % (desired["name"], db["conn_limit"], desired["conn_limit"]),
                 "ownership of the database")
 
-    # grants
-    if role:
+    # grants: a role that owns a database it is created with has every
+    # privilege on it and (through pg_database_owner on PostgreSQL >= 15,
+    # PUBLIC before) on its public schema already.
+    new_and_owned = bool(role) and db is None and desired["owner"] == role["name"]
+    if role and not new_and_owned:
         qrole = quote_ident(role["name"])
         have = set((cur_role or {}).get("database_privileges") or []) if db is not None else set()
         missing = [p for p in role["database_privileges"] if p not in have]
@@ -346,7 +349,7 @@ def plan(current, desired):
             add("create_extension", "CREATE EXTENSION IF NOT EXISTS %s" % quote_ident(ext),
                 "create extension %s in database %s" % (ext, desired["name"]),
                 "superuser, or CREATE on the database for a trusted extension")
-    if role and role["schema_privileges"]:
+    if role and role["schema_privileges"] and not (new_and_owned and role["schema"] == "public"):
         have = set((cur_role or {}).get("schema_privileges") or []) if db is not None else set()
         missing = [p for p in role["schema_privileges"] if p not in have]
         if missing:
@@ -386,7 +389,8 @@ def predicted_view(current, desired, actions):
         encoding=desired["encoding"] or current.get("template_encoding") or "UTF8",
         lc_collate=desired["lc_collate"] or current.get("template_collate"),
         lc_ctype=desired["lc_ctype"] or current.get("template_ctype"),
-        conn_limit=-1 if desired["conn_limit"] is None else desired["conn_limit"], extensions=[])
+        conn_limit=-1 if desired["conn_limit"] is None else desired["conn_limit"],
+        extensions=["plpgsql"])
     if db is not None:
         if desired["owner"]:
             after["owner"] = desired["owner"]
@@ -420,16 +424,18 @@ def _endpoint(host, port):
 
 def describe_connect_error(exc, host, port, user, dbname):
     """Turn a psycopg connection error into one actionable line."""
-    text = str(exc).strip()
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines())
+    if text.startswith("connection failed: "):
+        text = text[len("connection failed: "):]
     low = text.lower()
     ep = _endpoint(host, port)
     if "password authentication failed" in low or "no password supplied" in low \
             or "authentication failed" in low:
-        return endpoint_error(ep, "authentication failed for user %r" % user, text.splitlines()[-1],
+        return endpoint_error(ep, "authentication failed for user %r" % user, text,
                               "check login_user/login_password (and that pg_hba.conf allows this "
                               "user from this host)")
     if "does not exist" in low and "database" in low:
-        return endpoint_error(ep, "cannot connect to database %r" % dbname, text.splitlines()[-1],
+        return endpoint_error(ep, "cannot connect to database %r" % dbname, text,
                               "set login_db to a database that exists and user %r may connect to "
                               "(for example postgres, or the app database)" % user)
     if "role" in low and "does not exist" in low:
@@ -437,17 +443,17 @@ def describe_connect_error(exc, host, port, user, dbname):
                               "check login_user")
     if "pg_hba.conf" in low or "no pg_hba" in low:
         return endpoint_error(ep, "the server rejects connections from this host for user %r" % user,
-                              text.splitlines()[-1], "add a matching pg_hba.conf entry or use ssl_mode=require")
+                              text, "add a matching pg_hba.conf entry or use ssl_mode=require")
     if "refused" in low or "timeout" in low or "timed out" in low or "could not translate" in low \
             or "no route" in low or "name or service not known" in low or "unreachable" in low:
-        return endpoint_error(ep, "cannot connect to PostgreSQL", text.splitlines()[-1],
+        return endpoint_error(ep, "cannot connect to PostgreSQL", text,
                               "check login_host/login_port and that the server runs and is reachable "
                               "from the host running the module (inside a cluster use "
                               "kubernetes_service to port-forward to the Service)")
     if "ssl" in low or "certificate" in low:
-        return endpoint_error(ep, "TLS connection failed", text.splitlines()[-1],
+        return endpoint_error(ep, "TLS connection failed", text,
                               "check ssl_mode and ca_cert")
-    return endpoint_error(ep, "cannot connect to PostgreSQL as %r" % user, text.splitlines()[-1] if text else
+    return endpoint_error(ep, "cannot connect to PostgreSQL as %r" % user, text if text else
                           type(exc).__name__, "check the login_* options")
 
 
@@ -725,7 +731,7 @@ def ensure_database(client, desired, check_mode=False):
         client.read_inside(fresh, desired)
         result["database"] = state_view(fresh, desired)
     else:
-        result["database"] = after
+        result["database"] = dict(after)
     result["database"].pop("role", None)
     if desired.get("role"):
         result["role"] = dict(name=desired["role"]["name"], login=desired["role"]["login"],

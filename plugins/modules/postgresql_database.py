@@ -22,7 +22,7 @@ description:
     with a message that says so, and nothing is changed.
   - Works with a login user that is not a superuser and has neither C(CREATEDB) nor
     C(CREATEROLE), such as the application user of a CloudNativePG cluster (its C(-rw)
-    Service): when the database and role are already as requested the task reports no change;
+    Service). When the database and role are already as requested the task reports no change;
     when a change needs a privilege the login user lacks, the task fails naming the privilege.
   - Settings that are not given are not managed. Extensions, privileges and roles that are not
     listed are left alone (nothing is revoked or dropped except by O(state=absent)).
@@ -260,7 +260,7 @@ queries:
   returned: always
   type: list
   elements: str
-  sample: ['CREATE DATABASE "mlflow" OWNER "mlflow" TEMPLATE "template0" ENCODING ''UTF8''']
+  sample: ['CREATE DATABASE "mlflow" OWNER "mlflow" TEMPLATE "template0"']
 actions:
   description: One-line summaries of the changes made (or that would be made).
   returned: always
