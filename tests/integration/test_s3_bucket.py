@@ -1,0 +1,235 @@
+"""mlops.stack.s3_bucket through real ansible-playbook against real S3 servers.
+
+Parametrized over the backends (SeaweedFS always; MinIO when built by
+tools/testbins/minio). Each test uses its own bucket names, so the
+session-scoped servers are shared.
+"""
+import json
+import secrets
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.playbook import run_playbook, write_playbook
+from tests.servers.bins import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("s3")]
+
+
+@pytest.fixture
+def srv(s3_backend_server):
+    return s3_backend_server
+
+
+def bucket_name(prefix="t"):
+    return "%s-%s" % (prefix, secrets.token_hex(5))
+
+
+def play(tmp_path, tasks, name="play.yml"):
+    plays = [{"name": "s3_bucket", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
+    return write_playbook(tmp_path, plays, name)
+
+
+def task(srv, task_name="Manage bucket", register=None, **args):
+    conn = srv.module_args()
+    conn.update(args)
+    t = {"name": task_name, "mlops.stack.s3_bucket": conn}
+    if register:
+        t["register"] = register
+    return t
+
+
+def run(tmp_path, srv, check=False, diff=False, ignore_errors=False, **args):
+    t = task(srv, **args)
+    if ignore_errors:
+        t["ignore_errors"] = True
+    return run_playbook(play(tmp_path, [t], "pb-%s.yml" % secrets.token_hex(3)), check=check, diff=diff)
+
+
+def result(res):
+    return res.task_result("Manage bucket")
+
+
+def ok(res):
+    assert res.rc == 0 and res.failed() == 0, res.explain()
+    return result(res)
+
+
+def fails(res):
+    assert res.rc != 0, res.explain()
+    r = result(res)
+    assert r.get("failed"), res.explain()
+    msg = r["msg"]
+    assert "Traceback" not in msg and "Traceback" not in res.stdout, res.explain()
+    assert "exception" not in r or "Traceback" not in r.get("module_stderr", ""), res.explain()
+    return msg
+
+
+def exists(srv, name):
+    try:
+        srv.client().head_bucket(Bucket=name)
+        return True
+    except ClientError:
+        return False
+
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+         "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::{b}/*"]},
+        {"Sid": "List", "Effect": "Allow", "Principal": {"AWS": ["*"]},
+         "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": "arn:aws:s3:::{b}"},
+    ],
+}
+
+
+def policy_for(name, reorder=False):
+    text = json.dumps(POLICY).replace("{b}", name)
+    pol = json.loads(text)
+    if reorder:
+        stmts = list(reversed(pol["Statement"]))
+        for s in stmts:
+            if isinstance(s["Action"], list):
+                s["Action"] = list(reversed(s["Action"]))
+        stmts = [dict(reversed(list(s.items()))) for s in stmts]
+        stmts[0]["Principal"] = {"AWS": "*"}
+        pol = {"Statement": stmts, "Version": pol["Version"]}
+    return pol
+
+
+LIFECYCLE = [
+    {"id": "expire-tmp", "prefix": "tmp/", "expiration_days": 7},
+    {"id": "abort-mpu", "abort_incomplete_multipart_upload_days": 2},
+]
+
+
+def test_create_idempotent_check_and_diff(tmp_path, srv):
+    name = bucket_name("create")
+    # check mode on a new bucket: reports a change, creates nothing
+    r = ok(run(tmp_path, srv, check=True, diff=True, name=name))
+    assert r["changed"] is True
+    assert r["actions"] == ["create bucket %s" % name]
+    assert r["bucket"]["exists"] is True
+    assert not exists(srv, name)
+    res = run(tmp_path, srv, diff=True, name=name)
+    r = ok(res)
+    assert r["changed"] is True and res.changed() == 1
+    assert exists(srv, name)
+    assert r["diff"]["before"] == {} and r["diff"]["after"]["name"] == name
+    assert r["bucket"]["empty"] is True
+    # second run: no change, no diff content change
+    res = run(tmp_path, srv, diff=True, name=name)
+    r = ok(res)
+    assert r["changed"] is False and res.changed() == 0
+    assert r["diff"]["before"] == r["diff"]["after"]
+    assert r["actions"] == []
+
+
+def test_settings_idempotent_and_semantic_policy(tmp_path, srv):
+    name = bucket_name("cfg")
+    args = dict(name=name, versioning=True, policy=policy_for(name), tags={"team": "ml", "n": 1},
+                lifecycle_rules=LIFECYCLE)
+    ok(run(tmp_path, srv, name=name))
+    # check mode on settings: reports the change, leaves the bucket alone
+    r = ok(run(tmp_path, srv, check=True, diff=True, **args))
+    assert r["changed"] is True and len(r["actions"]) == 4, r["actions"]
+    cli = srv.client()
+    assert cli.get_bucket_versioning(Bucket=name).get("Status") is None
+    r = ok(run(tmp_path, srv, diff=True, **args))
+    assert r["changed"] is True
+    assert r["diff"]["before"]["versioning"] == "Disabled" and r["diff"]["after"]["versioning"] == "Enabled"
+    assert cli.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert {t["Key"]: t["Value"] for t in cli.get_bucket_tagging(Bucket=name)["TagSet"]} == {"team": "ml", "n": "1"}
+    assert len(cli.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]) == 2
+    assert json.loads(cli.get_bucket_policy(Bucket=name)["Policy"])["Statement"]
+    # re-run unchanged
+    r = ok(run(tmp_path, srv, **args))
+    assert r["changed"] is False, r["actions"]
+    b = r["bucket"]
+    assert b["versioning"] == "Enabled" and b["tags"] == {"team": "ml", "n": "1"}
+    assert [x["id"] for x in b["lifecycle_rules"]] == ["abort-mpu", "expire-tmp"]
+    # reordered policy / rules, policy as JSON string: unchanged
+    args2 = dict(args, policy=json.dumps(policy_for(name, reorder=True)), lifecycle_rules=list(reversed(LIFECYCLE)))
+    r = ok(run(tmp_path, srv, **args2))
+    assert r["changed"] is False, r["actions"]
+    # purge_tags=false adds, purge_tags=true replaces, {} removes
+    r = ok(run(tmp_path, srv, name=name, tags={"owner": "x"}, purge_tags=False))
+    assert r["changed"] and r["bucket"]["tags"] == {"team": "ml", "n": "1", "owner": "x"}
+    r = ok(run(tmp_path, srv, name=name, tags={"owner": "x"}))
+    assert r["changed"] and r["bucket"]["tags"] == {"owner": "x"}
+    r = ok(run(tmp_path, srv, name=name, tags={}))
+    assert r["changed"] and r["bucket"]["tags"] == {}
+    # versioning off -> Suspended; policy and lifecycle removal
+    r = ok(run(tmp_path, srv, name=name, versioning=False, policy={}, lifecycle_rules=[]))
+    assert r["changed"] and r["bucket"]["versioning"] == "Suspended"
+    assert r["bucket"]["policy"] is None and r["bucket"]["lifecycle_rules"] == []
+    with pytest.raises(ClientError):
+        cli.get_bucket_policy(Bucket=name)
+    r = ok(run(tmp_path, srv, name=name, versioning=False, policy={}, lifecycle_rules=[], tags={}))
+    assert r["changed"] is False, r["actions"]
+
+
+def test_objects_survive_and_absent(tmp_path, srv):
+    name = bucket_name("data")
+    cli = srv.client()
+    ok(run(tmp_path, srv, name=name, versioning=True))
+    cli.put_object(Bucket=name, Key="model/weights.bin", Body=b"x" * 1024)
+    cli.put_object(Bucket=name, Key="model/weights.bin", Body=b"y" * 1024)  # second version
+    cli.put_object(Bucket=name, Key="readme", Body=b"hello")
+    r = ok(run(tmp_path, srv, name=name, versioning=True, tags={"a": "b"}))
+    assert r["bucket"]["empty"] is False
+    assert cli.get_object(Bucket=name, Key="readme")["Body"].read() == b"hello"
+    # absent without force: clear failure, nothing deleted
+    msg = fails(run(tmp_path, srv, name=name, state="absent"))
+    assert "not empty" in msg and "force" in msg and srv.endpoint_url in msg
+    assert cli.get_object(Bucket=name, Key="readme")["Body"].read() == b"hello"
+    # absent with force in check mode: reports, deletes nothing
+    r = ok(run(tmp_path, srv, check=True, name=name, state="absent", force=True))
+    assert r["changed"] is True and exists(srv, name)
+    res = run(tmp_path, srv, diff=True, name=name, state="absent", force=True)
+    r = ok(res)
+    assert r["changed"] is True and not exists(srv, name)
+    assert r["diff"]["after"] == {} and r["diff"]["before"]["name"] == name
+    r = ok(run(tmp_path, srv, name=name, state="absent"))
+    assert r["changed"] is False and r["bucket"]["exists"] is False
+
+
+def test_absent_empty_bucket(tmp_path, srv):
+    name = bucket_name("empty")
+    ok(run(tmp_path, srv, name=name))
+    r = ok(run(tmp_path, srv, name=name, state="absent"))
+    assert r["changed"] and not exists(srv, name)
+
+
+@pytest.mark.parametrize("bad", ["Upper-Case", "ab", "192.168.1.1", "a..b", "-lead", "has_underscore", "x" * 64])
+def test_bad_name_fails_locally(tmp_path, srv, bad):
+    msg = fails(run(tmp_path, srv, name=bad))
+    assert "Invalid bucket name" in msg
+
+
+def test_wrong_secret_key(tmp_path, srv):
+    name = bucket_name("creds")
+    res = run(tmp_path, srv, name=name, secret_key="wrong-" + secrets.token_hex(8))
+    msg = fails(res)
+    assert srv.endpoint_url in msg
+    assert "credentials" in msg and "secret_key" in msg
+    assert not exists(srv, name)
+    assert "wrong-" not in res.stdout  # no_log
+
+
+def test_unreachable_endpoint(tmp_path, srv):
+    port = free_port()  # nothing listens there
+    msg = fails(run(tmp_path, srv, name=bucket_name("down"), endpoint_url="http://127.0.0.1:%d" % port,
+                    timeout=5))
+    assert "http://127.0.0.1:%d" % port in msg
+    assert "cannot connect" in msg and "endpoint_url" in msg
+
+
+def test_invalid_policy_and_lifecycle_fail_locally(tmp_path, srv):
+    name = bucket_name("inval")
+    msg = fails(run(tmp_path, srv, name=name, policy="{not json"))
+    assert "policy is not valid JSON" in msg
+    msg = fails(run(tmp_path, srv, name=name, lifecycle_rules=[{"id": "x"}]))
+    assert "sets no action" in msg
+    assert not exists(srv, name)
