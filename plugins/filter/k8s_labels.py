@@ -26,7 +26,7 @@ options:
     description: C(app.kubernetes.io/component), for example C(tracking-server).
     type: string
     default: ""
-  instance:
+  app_instance:
     description: C(app.kubernetes.io/instance); defaults to the name.
     type: string
     default: ""
@@ -83,12 +83,12 @@ def image_version(image):
     return ""
 
 
-def k8s_labels(name, component="", instance="", version="", image="", selector=False):
+def k8s_labels(name, component="", app_instance="", version="", image="", selector=False):
     if not name or not isinstance(name, str):
         raise AnsibleFilterError("k8s_labels: the application name must be a non-empty string, got %r" % (name,))
     labels = {
         "app.kubernetes.io/name": label_value(name),
-        "app.kubernetes.io/instance": label_value(instance or name),
+        "app.kubernetes.io/instance": label_value(app_instance or name),
     }
     if selector:
         return labels
