@@ -202,10 +202,23 @@ def test_absent_empty_bucket(tmp_path, srv):
     assert r["changed"] and not exists(srv, name)
 
 
-@pytest.mark.parametrize("bad", ["Upper-Case", "ab", "192.168.1.1", "a..b", "-lead", "has_underscore", "x" * 64])
-def test_bad_name_fails_locally(tmp_path, srv, bad):
-    msg = fails(run(tmp_path, srv, name=bad))
-    assert "Invalid bucket name" in msg
+BAD_NAMES = ["Upper-Case", "ab", "192.168.1.1", "a..b", "-lead", "has_underscore", "x" * 64, "xn--idn"]
+
+
+def test_bad_names_fail_locally(tmp_path, srv):
+    """One playbook, one failing task per bad name (ignore_errors)."""
+    tasks = []
+    for i, bad in enumerate(BAD_NAMES):
+        t = task(srv, task_name="Bad name %d" % i, name=bad)
+        t["ignore_errors"] = True
+        tasks.append(t)
+    res = run_playbook(play(tmp_path, tasks, "bad-names.yml"))
+    assert res.rc == 0, res.explain()
+    assert "Traceback" not in res.stdout
+    for i, bad in enumerate(BAD_NAMES):
+        r = res.task_result("Bad name %d" % i)
+        assert r.get("failed") and "Invalid bucket name %r" % bad in r["msg"], r
+        assert "module_stderr" not in r
 
 
 def test_wrong_secret_key(tmp_path, srv):
