@@ -21,7 +21,7 @@ description:
   - Other keys of an existing Secret are left alone; labels and annotations are merged.
   - Values are never shown; C(--diff) lists key names with C(<hidden>) and whether each one was added,
     generated or updated. The values are returned only with O(return_values=true); the calling task must
-    then set C(no_log: true).
+    then set C(no_log=true).
   - The Kubernetes connection options have the same names and environment variables as
     M(kubernetes.core.k8s). A collection module cannot join the C(kubernetes.core.k8s) action group, so
     set them explicitly or with C(module_defaults) for C(mlops.stack.k8s_generated_secret) (or the
