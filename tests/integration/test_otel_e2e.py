@@ -351,7 +351,8 @@ def test_spans_reach_the_mlflow_experiment(otelcol, mlflow_server, tmp_path, col
     # Nothing went to another experiment.
     assert not [t for t in all_traces(client, "0")
                 if any(span_attr(s, "test.marker") in markers for s in t.data.spans)]
-    assert col.metric("otelcol_exporter_sent_spans") >= 6
+    wait_until(lambda: col.metric("otelcol_exporter_sent_spans") >= 6, 15,
+               "the exporter metrics to count 6 sent spans")
     assert col.metric("otelcol_exporter_send_failed_spans") == 0
 
 
