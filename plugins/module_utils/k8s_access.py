@@ -263,7 +263,7 @@ def find_target(api_client, ks):
         label_selector = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
         try:
             pod_list = core.list_namespaced_pod(ns, label_selector=label_selector,
-                                              _request_timeout=ks.get("timeout") or 30)
+                                                _request_timeout=ks.get("timeout") or 30)
         except Exception as exc:  # pylint: disable=broad-except
             raise K8sAccessError("Cannot list pods of Service %s/%s: %s" % (ns, name, exc))
         pods = api_client.sanitize_for_serialization(pod_list).get("items") or []

@@ -168,6 +168,12 @@ def _normalize_principal(value):
     return value
 
 
+def _normalize_condition_body(body):
+    if not isinstance(body, dict):
+        return body
+    return dict((key, _as_sorted_list(value)) for key, value in body.items())
+
+
 def _normalize_statement(stmt):
     if not isinstance(stmt, dict):
         return stmt
@@ -178,9 +184,7 @@ def _normalize_statement(stmt):
         elif key in _PRINCIPAL_KEYS:
             out[key] = _normalize_principal(value)
         elif key == "Condition" and isinstance(value, dict):
-            out[key] = dict((op, dict((ck, _as_sorted_list(cv)) for ck, cv in (body or {}).items())
-                                 if isinstance(body, dict) else body)
-                            for op, body in value.items())
+            out[key] = dict((op, _normalize_condition_body(body)) for op, body in value.items())
         else:
             out[key] = value
     return out
