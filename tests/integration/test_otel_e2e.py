@@ -50,11 +50,12 @@ FAST_BATCH = {"timeout": "200ms", "send_batch_size": 64, "send_batch_max_size": 
 # Rendering the role's configuration
 
 
-def render_collector_configs(tmp_path, variants):
+def render_collector_configs(tmp_path, variants, fast=True):
     """Render the role's collector config once per variant (one playbook run).
 
     variants: {name: {role variable overrides}}; each gets free 127.0.0.1
-    ports. Returns {name: {"config": Path, "ports": {...}, "manifests": list}}.
+    ports, and with fast=True short retry/batch/timeout settings.
+    Returns {name: {"config": Path, "ports": {...}, "manifests": list}}.
     """
     plays, out = [], {}
     for name, overrides in variants.items():
@@ -68,10 +69,11 @@ def render_collector_configs(tmp_path, variants):
             "otel_collector_http_port": ports["http"],
             "otel_collector_health_port": ports["health"],
             "otel_collector_metrics_port": ports["metrics"],
-            "otel_collector_retry": FAST_RETRY,
-            "otel_collector_batch": FAST_BATCH,
-            "otel_collector_export_timeout": "5s",
         }
+        if fast:
+            play_vars.update({"otel_collector_retry": FAST_RETRY,
+                              "otel_collector_batch": FAST_BATCH,
+                              "otel_collector_export_timeout": "5s"})
         play_vars.update(overrides)
         plays.append({
             "name": "Render the collector config (%s)" % name,
