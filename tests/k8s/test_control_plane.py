@@ -114,13 +114,23 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
         # ReplicaSet owner -> real controller-manager; token volume -> SA admission.
         assert p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
 
+    # Let the controllers settle (status updates bump resourceVersion too).
+    def settled():
+        a = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
+        time.sleep(2)
+        b = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
+        return a["metadata"]["resourceVersion"] == b["metadata"]["resourceVersion"] and b
+    d = wait_for("Deployment status to settle", settled)
     rv = d["metadata"]["resourceVersion"]
     gen = d["metadata"]["generation"]
+    applied = [m for m in d["metadata"]["managedFields"] if m["manager"] == "mlops-tests"]
+    assert applied and applied[0]["operation"] == "Apply"
     again = k8s_cluster.apply_server_side([deployment(k8s_namespace)]).stdout
     assert "serverside-applied" in again
     d2 = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
     assert d2["metadata"]["generation"] == gen
     assert d2["metadata"]["resourceVersion"] == rv, "re-apply changed the object"
+    assert [m for m in d2["metadata"]["managedFields"] if m["manager"] == "mlops-tests"] == applied
     diff = k8s_cluster.kubectl("diff", "--server-side", "--field-manager", "mlops-tests",
                                "--force-conflicts", "-f", "-", input=json.dumps(deployment(k8s_namespace)),
                                check=False)
