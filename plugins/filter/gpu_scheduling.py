@@ -59,7 +59,6 @@ _value:
 import re
 
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.six import string_types
 
 GPU_RESOURCE = "nvidia.com/gpu"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -74,7 +73,7 @@ def _positive_int(value, what):
         raise AnsibleFilterError("%s must be a positive integer, got %r" % (what, value))
     if isinstance(value, int):
         number = value
-    elif isinstance(value, string_types) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isdigit():
         number = int(value.strip())
     else:
         raise AnsibleFilterError("%s must be a positive integer, got %r" % (what, value))
@@ -84,7 +83,7 @@ def _positive_int(value, what):
 
 
 def _label_value(value, what):
-    if not isinstance(value, string_types) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
         raise AnsibleFilterError("%s must be a Kubernetes label value (<= 63 chars, alphanumerics, '-', '_', '.'), "
                                  "got %r" % (what, value))
     return value
@@ -106,7 +105,7 @@ def gpu_inventory(hosts, hostvars, default_count=1, role_labels=None, taint=None
     """Validated records of the GPU inference nodes of an inventory group."""
     if hosts is None:
         hosts = []
-    if isinstance(hosts, string_types) or not hasattr(hosts, "__iter__"):
+    if isinstance(hosts, str) or not hasattr(hosts, "__iter__"):
         raise AnsibleFilterError("gpu_inventory expects a list of host names, got %r" % (hosts,))
     role_labels = DEFAULT_ROLE_LABELS if role_labels is None else role_labels
     taint = DEFAULT_TAINT if taint is None else taint

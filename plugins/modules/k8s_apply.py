@@ -11,7 +11,8 @@ DOCUMENTATION = r"""
 module: k8s_apply
 short_description: Server-side apply many Kubernetes objects (or release manifests) in one fast call
 version_added: 0.1.0
-author: mlops.stack contributors
+author:
+  - mlops.stack contributors (@mlops-stack)
 description:
   - Applies a list of Kubernetes objects with server-side apply
     (C(PATCH application/apply-patch+yaml)) over one API connection with
@@ -21,10 +22,10 @@ description:
     call per object, or parsing the files with C(from_yaml_all), is slow.
   - Objects come from O(src) files (read with libyaml on the host the module
     runs on, optionally verified against a sha256 checksum) and/or O(definition).
-  - Objects are applied in a safe install order (when O(sort=true)):
+  - Objects are applied in a safe install order (when O(sort=true)),
     Namespaces, CRDs, built-in kinds, custom resources (after the CRDs of
     this call are C(Established)), webhook configurations last.
-  - Reports C(changed) only when an object was created or modified: a no-op
+  - Reports C(changed) only when an object was created or modified - a no-op
     server-side apply does not bump C(resourceVersion), and a bump caused by
     someone else is recognised by comparing this field manager's
     C(managedFields) entry. A second run is therefore C(changed=false).
@@ -160,15 +161,17 @@ requirements:
   - PyYAML (with libyaml for speed)
 notes:
   - Files in O(src) are read on the host the module runs on; roles run it on
-    the controller (C(connection: local)) where they cache the downloads.
+    the controller (C(connection=local)) where they cache the downloads.
   - Secrets can be applied too, but their data is returned in the diff; use
     C(kubernetes.core.k8s) with C(no_log) for secrets.
 seealso:
   - module: kubernetes.core.k8s
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
 """
 
