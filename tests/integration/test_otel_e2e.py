@@ -374,7 +374,9 @@ def test_wrong_experiment_id_is_reported(otelcol, mlflow_server, tmp_path, colle
                "the collector to report the failed export")
     log = col.log()
     # A permanent error: dropped at once, not retried for minutes.
-    assert "Dropping data" in log or "permanent" in log.lower(), log[-3000:]
+    assert "Dropping data" in log and "Permanent error" in log, log[-3000:]
+    assert "responded with HTTP Status Code 404" in log, log[-3000:]
+    assert "Will retry" not in log
     assert col.metric("otelcol_exporter_sent_spans") == 0
     assert not all_traces(client, "0") or all(
         span_attr(s, "test.marker") != "wrong-exp" for t in all_traces(client, "0")
@@ -422,10 +424,9 @@ def test_mlflow_down_spans_are_queued_and_delivered(otelcol, pg_server, tmp_path
 
 def restart_cmd(srv):
     """The command line that starts `srv` again on the same port and database."""
-    ps = subprocess.run(["ps", "-o", "args=", "-p", str(srv.proc.pid)], capture_output=True,
-                        text=True, check=False)
-    args = ps.stdout.split()
-    assert "server" in args, ps.stdout
+    with open("/proc/%d/cmdline" % srv.proc.pid, "rb") as f:
+        args = [a.decode() for a in f.read().split(b"\0") if a]
+    assert "server" in args and str(srv.port) in args, args
     env = dict(os.environ)
     with open("/proc/%d/environ" % srv.proc.pid, "rb") as f:
         for item in f.read().split(b"\0"):
@@ -461,8 +462,12 @@ def test_body_mlflow_rejects_is_dropped_and_reported(otelcol, mlflow_server, tmp
     wait_until(lambda: col.metric("otelcol_exporter_send_failed_spans") >= 1, 60,
                "the collector to report the rejected batch")
     log = col.log()
-    assert "422" in log, log[-3000:]
-    assert "Cannot convert OpenTelemetry span" in log, log[-3000:]
+    # The collector names the endpoint and the status and does not retry.
+    assert "Dropping data" in log and "Permanent error" in log, log[-3000:]
+    assert "responded with HTTP Status Code 422" in log, log[-3000:]
+    assert "Will retry" not in log
+    mlflow_log = Path(mlflow_server.log_path).read_text(errors="replace")
+    assert re.search(r'"POST /v1/traces HTTP/1.1" 422', mlflow_log), mlflow_log[-2000:]
 
     # The pipeline keeps working: a good trace still arrives.
     provider, tracer = make_tracer("http", col.ports["http"])
