@@ -150,7 +150,8 @@ def test_settings_idempotent_and_semantic_policy(tmp_path, srv):
     assert b["versioning"] == "Enabled" and b["tags"] == {"team": "ml", "n": "1"}
     assert [x["id"] for x in b["lifecycle_rules"]] == ["abort-mpu", "expire-tmp"]
     # reordered policy / rules, policy as JSON string: unchanged
-    args2 = dict(args, policy=json.dumps(policy_for(name, reorder=True)), lifecycle_rules=list(reversed(LIFECYCLE)))
+    args2 = dict(args)
+    args2.update(policy=json.dumps(policy_for(name, reorder=True)), lifecycle_rules=list(reversed(LIFECYCLE)))
     r = ok(run(tmp_path, srv, **args2))
     assert r["changed"] is False, r["actions"]
     # purge_tags=false adds, purge_tags=true replaces, {} removes

@@ -138,7 +138,7 @@ class TestLifecycle:
         current = {"name": "b", "versioning": "Disabled", "policy": None, "tags": {},
                    "lifecycle_rules": [r]}
         after, actions = plan_present(current, {"name": "b", "lifecycle_rules": [{"id": "x", "expiration_days": 3}]})
-        assert [a for a, _ in actions] == ["lifecycle_rules"]
+        assert [act[0] for act in actions] == ["lifecycle_rules"]
         assert "unmanaged" not in after["lifecycle_rules"][0]
 
     @pytest.mark.parametrize("rules,match", [
@@ -159,12 +159,12 @@ CURRENT = {"name": "b", "versioning": "Enabled", "policy": P1, "tags": {"a": "1"
 class TestPlan:
     def test_create_new(self):
         after, actions = plan_present(None, {"name": "b", "versioning": True, "tags": {"k": "v"}})
-        assert [a for a, _ in actions] == ["create", "versioning", "tags"]
+        assert [act[0] for act in actions] == ["create", "versioning", "tags"]
         assert after["versioning"] == "Enabled" and after["tags"] == {"k": "v"}
 
     def test_new_bucket_versioning_false_is_noop(self):
         after, actions = plan_present(None, {"name": "b", "versioning": False})
-        assert [a for a, _ in actions] == ["create"]
+        assert [act[0] for act in actions] == ["create"]
         assert after["versioning"] == "Disabled"
 
     def test_unmanaged_options_no_change(self):
