@@ -304,7 +304,7 @@ class MlflowApi(object):
         except Exception as exc:  # pylint: disable=broad-except  (socket.timeout, ConnectionError...)
             raise MlflowError(url_error_message(self.endpoint, what, exc))
         payload = _parse(raw)
-        if not isinstance(payload, dict):
+        if not isinstance(payload, dict) or "raw" in payload:
             raise MlflowError(endpoint_error(
                 self.endpoint, "the answer to %s is not MLflow's JSON" % what, repr(raw[:120]),
                 "point tracking_uri at the MLflow server (not a proxy login page or another service)"))
