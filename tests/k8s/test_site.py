@@ -1,0 +1,123 @@
+"""playbooks/site.yml, render.yml, validate.yml and teardown.yml end to end on
+the local control plane (real kube-apiserver, controller-manager, scheduler,
+kwok nodes), with the bootstrap steps pointed at real local servers."""
+import filecmp
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.k8s.site_env import ROOT, site_inventory
+from tests.playbook import run_playbook
+from tests.servers.s3 import backend_available, start_s3
+
+pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.xdist_group("k8s")]
+
+PLAYBOOKS = ROOT / "playbooks"
+STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
+
+
+@pytest.fixture(scope="module")
+def site_s3(tmp_path_factory):
+    from tests.helpers import require
+    require(backend_available("seaweedfs"), "SeaweedFS (weed) not installed")
+    srv = start_s3(tmp_path_factory.mktemp("site-s3"), backend="seaweedfs")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def site_inv(tmp_path_factory, k8s_cluster, site_s3, pg_server, mlflow_server):
+    return site_inventory(tmp_path_factory.mktemp("site-inv") / "hosts.yml", k8s_cluster,
+                          s3=site_s3, pg=pg_server, mlflow=mlflow_server)
+
+
+def _changed_hosts(result):
+    return {h: s.get("changed", 0) for h, s in result.stats.items() if s.get("changed", 0)}
+
+
+def _stack_objects(cluster):
+    out = cluster.kubectl("get", "all,configmaps,ingresses,networkpolicies,poddisruptionbudgets,"
+                          "serviceaccounts,roles,rolebindings", "-A", "-l", STACK_LABEL, "-o", "json")
+    return json.loads(out.stdout if hasattr(out, "stdout") else out)["items"]
+
+
+def test_site_converges_then_noop(k8s_cluster, site_inv):
+    first = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, timeout=2400)
+    assert first.rc == 0, first.explain()
+    assert first.changed() > 0
+    second = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, timeout=2400)
+    assert second.rc == 0, second.explain()
+    assert _changed_hosts(second) == {}, "second run changed: %s\n%s" % (_changed_hosts(second), second.explain())
+
+
+def test_site_single_phase_by_tag(k8s_cluster, site_inv):
+    res = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, tags="tracking", timeout=1200)
+    assert res.rc == 0, res.explain()
+    names = {t["task"]["name"] for p in res.data.get("plays", []) for t in p.get("tasks", [])}
+    assert any("mlflow" in n.lower() for n in names)
+    assert not any("kserve" in n.lower() or "knative" in n.lower() for n in names), names
+
+
+def test_validate_reports_healthy_stack(k8s_cluster, site_inv):
+    res = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600)
+    assert res.rc == 0, res.explain()
+    table = res.task_result("Show the stack status")["msg"]
+    text = "\n".join(table) if isinstance(table, list) else table
+    assert "COMPONENT" in text and "mlflow" in text
+
+
+def test_validate_fails_when_a_component_is_broken(k8s_cluster, site_inv):
+    k8s_cluster.kubectl("-n", "mlops", "scale", "deployment/mlflow", "--replicas=0")
+    try:
+        res = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600,
+                           extra_vars={"mlops_validate_expect_replicas": True})
+        assert res.rc != 0
+    finally:
+        # Give the stack back its declared state for the tests that follow.
+        again = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, tags="tracking", timeout=1200)
+        assert again.rc == 0, again.explain()
+
+
+def _render(tmp_path, inv, name):
+    out = tmp_path / name
+    res = run_playbook(PLAYBOOKS / "render.yml", inventory=inv, extra_vars={"mlops_render_dir": str(out)},
+                       timeout=900)
+    assert res.rc == 0, res.explain()
+    return out
+
+
+def _same_tree(a, b):
+    cmp = filecmp.dircmp(a, b)
+    problems = cmp.left_only + cmp.right_only + cmp.diff_files + cmp.funny_files
+    for sub in cmp.common_dirs:
+        problems += _same_tree(a / sub, b / sub)
+    return problems
+
+
+def test_render_is_stable_and_valid(tmp_path, site_inv):
+    one = _render(tmp_path, site_inv, "one")
+    two = _render(tmp_path, site_inv, "two")
+    assert _same_tree(one, two) == []
+    comps = sorted(p.name for p in one.iterdir() if p.is_dir() and p.name != "apps")
+    assert {"mlflow", "postgresql", "kserve", "knative", "certmanager", "otel_collector"} <= set(comps)
+    assert sorted(p.stem for p in (one / "apps").glob("*.yaml")) == comps
+    check = subprocess.run([sys.executable, str(ROOT / "tests" / "k8s" / "validate_render.py"), str(one)],
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+
+
+def test_teardown_removes_stack(k8s_cluster, site_inv):
+    res = run_playbook(PLAYBOOKS / "teardown.yml", inventory=site_inv, timeout=1200)
+    assert res.rc == 0, res.explain()
+    left = [o for o in _stack_objects(k8s_cluster)
+            if o["kind"] not in ("PersistentVolumeClaim", "Secret")]
+    assert left == [], [(o["kind"], o["metadata"]["name"]) for o in left]
+    crds = k8s_cluster.kubectl("get", "crd", "-o", "name")
+    crd_names = crds.stdout if hasattr(crds, "stdout") else crds
+    for group in ("serving.kserve.io", "serving.knative.dev", "cert-manager.io"):
+        assert group not in crd_names, crd_names
+    # Data is kept unless purge is asked for.
+    secrets = k8s_cluster.kubectl("-n", "mlops", "get", "secrets", "-o", "name")
+    assert "mlops-postgresql-mlflow" in (secrets.stdout if hasattr(secrets, "stdout") else secrets)
