@@ -1,0 +1,285 @@
+"""minio, seaweedfs, postgresql and mlflow roles against the local control plane.
+
+Each test converges roles into its own namespace (labelled Pod Security
+``restricted`` by the roles themselves), runs them a second time expecting
+``changed=0`` and checks that generated Secrets survived unchanged. Pods never
+run on kwok, so every bootstrap step is pointed at the real local servers
+(S3, PostgreSQL, MLflow) through the roles' ``<role>_bootstrap_*`` variables.
+"""
+import base64
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.playbook import VENV_BIN, run_playbook
+
+PLAYBOOKS = Path(__file__).parent / "playbooks"
+CONVERGE = PLAYBOOKS / "tracking_converge.yml"
+KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
+ROLES = ["minio", "seaweedfs", "postgresql", "mlflow"]
+
+
+def _env(cluster):
+    return {"K8S_AUTH_KUBECONFIG": cluster.kubeconfig, "K8S_AUTH_CONTEXT": cluster.context,
+            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def _kjson(cluster, *args):
+    return json.loads(cluster.kubectl(*args, "-o", "json").stdout)
+
+
+def _secret(cluster, ns, name):
+    data = _kjson(cluster, "-n", ns, "get", "secret", name)["data"]
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def _converge(cluster, extra):
+    return run_playbook(CONVERGE, extra_vars=extra, env=_env(cluster), diff=True)
+
+
+def _converge_twice(cluster, extra, secrets_to_check):
+    """Converge, remember the Secrets, converge again: changed=0, Secrets identical."""
+    first = _converge(cluster, extra)
+    assert first.rc == 0, first.explain()
+    ns = extra["mlops_namespace"]
+    before = {name: _secret(cluster, ns, name) for name in secrets_to_check}
+    second = _converge(cluster, extra)
+    assert second.rc == 0, second.explain()
+    assert second.changed() == 0, "second converge changed something:\n" + second.explain()
+    after = {name: _secret(cluster, ns, name) for name in secrets_to_check}
+    assert before == after, "Secrets changed between runs"
+    return first, second
+
+
+def _namespace():
+    return "trk-%s" % uuid.uuid4().hex[:8]
+
+
+def _facts(result):
+    return result.task_result("Show the facts the roles publish")["msg"]
+
+
+def _assert_restricted_and_admitted(cluster, ns, selector):
+    """The namespace enforces 'restricted', the workload's pods exist, and
+    re-labelling it reports no violating pod (server-side dry run)."""
+    labels = _kjson(cluster, "get", "namespace", ns)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    pods = _kjson(cluster, "-n", ns, "get", "pods", "-l", selector)["items"]
+    assert pods, "no pod admitted for %s in %s" % (selector, ns)
+    proc = cluster.kubectl("label", "namespace", ns, "--overwrite", "--dry-run=server",
+                           "pod-security.kubernetes.io/enforce=restricted", check=False)
+    assert "violate" not in (proc.stderr + proc.stdout), proc.stderr
+
+
+def _cleanup(cluster, ns):
+    cluster.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
+
+
+# ------------------------------------------------------------ offline ----
+
+def test_rendered_manifests_validate_strict(tmp_path):
+    """tasks/manifests.yml works without a cluster and passes kubernetes-validate --strict."""
+    variants = {
+        "default": {},
+        "everything-on": {"minio_ingress_enabled": True, "seaweedfs_ingress_enabled": True,
+                          "mlflow_auth_enabled": True, "mlflow_auth_config_checksum": "x" * 64,
+                          "mlflow_artifacts_backend": "pvc", "mlops_storage_class": "fast"},
+        "external": {"mlops_object_store": "external",
+                     "minio_external_endpoint_url": "https://s3.example.com",
+                     "postgresql_mode": "external", "postgresql_external_cnpg_cluster": "pgvector-cluster",
+                     "postgresql_external_namespace": "shared", "mlflow_replicas": 1},
+    }
+    validate = str(VENV_BIN / "kubernetes-validate")
+    for name, extra in variants.items():
+        out = tmp_path / name
+        out.mkdir()
+        res = run_playbook(PLAYBOOKS / "tracking_render.yml",
+                           extra_vars=dict(extra, tracking_roles=ROLES, render_out=str(out)))
+        assert res.rc == 0, res.explain()
+        for role in ROLES:
+            path = out / ("%s.yaml" % role)
+            docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+            assert docs, "%s rendered nothing (%s)" % (role, name)
+            assert not any(d["kind"] == "Secret" for d in docs), "Secrets must not be rendered"
+            proc = subprocess.run([validate, "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(path)],
+                                  capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, "%s/%s: %s%s" % (name, role, proc.stdout, proc.stderr)
+            for d in docs:
+                if d["kind"] in ("StatefulSet", "Deployment", "Job"):
+                    spec = d["spec"]["template"]["spec"]
+                    assert spec["securityContext"]["runAsNonRoot"] is True
+                    for c in spec["containers"]:
+                        sc = c["securityContext"]
+                        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+                        assert c["resources"]["limits"] and c["resources"]["requests"]
+                        assert ":" in c["image"] or "@" in c["image"]
+                        assert not c["image"].startswith(("minio/minio", "docker.io/minio/"))
+
+
+def test_bad_inventory_fails_before_anything_is_applied(tmp_path):
+    """argument_specs reject a wrong choice and name the variable; no cluster needed."""
+    for role, var, value in [("postgresql", "postgresql_mode", "cluster"),
+                             ("minio", "minio_mode", "s3"),
+                             ("mlflow", "mlflow_artifacts_backend", "gcs"),
+                             ("seaweedfs", "seaweedfs_replicas_bogus_type", None)]:
+        extra = {"tracking_roles": [role], "mlops_namespace": "never-created"}
+        if value is None:
+            extra["seaweedfs_volume_size_limit_mb"] = "lots"
+            var = "seaweedfs_volume_size_limit_mb"
+        else:
+            extra[var] = value
+        res = run_playbook(CONVERGE, extra_vars=extra,
+                           env={"K8S_AUTH_KUBECONFIG": str(tmp_path / "missing-kubeconfig")})
+        assert res.rc != 0
+        msgs = " ".join(res.failure_messages())
+        assert var in msgs, msgs
+        assert "Validating arguments" in res.stdout or "argument" in msgs.lower()
+
+
+# ------------------------------------------------------- control plane ----
+
+@pytest.mark.k8s
+@pytest.mark.xdist_group("k8s")
+@pytest.mark.slow
+def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
+    ns = _namespace()
+    extra = {"tracking_roles": ["minio"], "mlops_namespace": ns,
+             "minio_ingress_enabled": True,
+             "minio_buckets": ["%s-%s" % (b, ns) for b in ("mlflow-artifacts", "models", "datasets", "experiments")],
+             "minio_versioned_buckets": ["models-%s" % ns],
+             "minio_bootstrap_endpoint_url": s3_server.endpoint_url,
+             "minio_bootstrap_access_key": s3_server.access_key,
+             "minio_bootstrap_secret_key": s3_server.secret_key}
+    try:
+        first, second = _converge_twice(k8s_cluster, extra, ["minio-root", "mlops-s3"])
+        root = _secret(k8s_cluster, ns, "minio-root")
+        s3 = _secret(k8s_cluster, ns, "mlops-s3")
+        assert len(root["MINIO_ROOT_PASSWORD"]) == 40 and len(root["MINIO_ROOT_USER"]) == 20
+        assert s3["AWS_ACCESS_KEY_ID"] == root["MINIO_ROOT_USER"]
+        assert s3["AWS_SECRET_ACCESS_KEY"] == root["MINIO_ROOT_PASSWORD"]
+        assert s3["AWS_ENDPOINT_URL"] == "http://minio.%s.svc:9000" % ns
+        assert (s3["S3_USE_HTTPS"], s3["S3_VERIFY_SSL"]) == ("0", "0")
+        sts = _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "minio")
+        assert sts["status"].get("readyReplicas") == 1
+        assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "cgr.dev/chainguard/minio:latest"
+        pvc = _kjson(k8s_cluster, "-n", ns, "get", "pvc", "data-minio-0")
+        assert pvc["status"]["phase"] == "Bound"
+        names = {i["metadata"]["name"] for i in _kjson(k8s_cluster, "-n", ns, "get", "svc,ingress,networkpolicy")["items"]}
+        assert {"minio", "minio-console", "minio-hl"} <= names
+        _assert_restricted_and_admitted(k8s_cluster, ns, "app.kubernetes.io/name=minio")
+        facts = _facts(second)
+        assert facts["mlops_s3_endpoint_url"] == s3["AWS_ENDPOINT_URL"]
+        assert set(facts["mlops_s3_buckets"]) == set(extra["minio_buckets"])
+        client = s3_server.client()
+        assert client.get_bucket_versioning(Bucket="models-%s" % ns).get("Status") == "Enabled"
+    finally:
+        _cleanup(k8s_cluster, ns)
+
+
+@pytest.mark.k8s
+@pytest.mark.xdist_group("k8s")
+@pytest.mark.slow
+def test_minio_external_mode_writes_secret_only(k8s_cluster, s3_server):
+    ns = _namespace()
+    extra = {"tracking_roles": ["minio"], "mlops_namespace": ns, "mlops_object_store": "external",
+             "minio_external_endpoint_url": s3_server.endpoint_url,
+             "minio_external_access_key": s3_server.access_key,
+             "minio_external_secret_key": s3_server.secret_key,
+             "minio_buckets": ["ext-%s" % ns], "minio_versioned_buckets": []}
+    try:
+        _converge_twice(k8s_cluster, extra, ["mlops-s3"])
+        s3 = _secret(k8s_cluster, ns, "mlops-s3")
+        assert s3["AWS_ENDPOINT_URL"] == s3_server.endpoint_url
+        assert s3["AWS_ACCESS_KEY_ID"] == s3_server.access_key
+        assert not _kjson(k8s_cluster, "-n", ns, "get", "statefulset")["items"]
+        assert "ext-%s" % ns in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
+    finally:
+        _cleanup(k8s_cluster, ns)
+
+
+@pytest.mark.k8s
+@pytest.mark.xdist_group("k8s")
+@pytest.mark.slow
+def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server, mlflow_server):
+    """The whole tracking half with SeaweedFS as object store (mlops_object_store=seaweedfs)."""
+    ns = _namespace()
+    exp = "llm-traces-%s" % ns
+    extra = {
+        "tracking_roles": ["seaweedfs", "postgresql", "mlflow"], "mlops_namespace": ns,
+        "mlops_object_store": "seaweedfs",
+        "seaweedfs_buckets": ["sw-%s" % ns, "sw-models-%s" % ns],
+        "seaweedfs_versioned_buckets": ["sw-models-%s" % ns],
+        "seaweedfs_bootstrap_endpoint_url": s3_server.endpoint_url,
+        "seaweedfs_bootstrap_access_key": s3_server.access_key,
+        "seaweedfs_bootstrap_secret_key": s3_server.secret_key,
+        "postgresql_database": "mlflow_%s" % ns.replace("-", "_"),
+        "postgresql_username": "mlflow_%s" % ns.replace("-", "_"),
+        "postgresql_extensions": [],
+        "postgresql_bootstrap_host": pg_server.host, "postgresql_bootstrap_port": pg_server.port,
+        "postgresql_bootstrap_admin_user": pg_server.user,
+        "postgresql_bootstrap_admin_password": pg_server.password,
+        "mlflow_auth_enabled": True,
+        "mlflow_experiments": [{"name": exp}],
+        "mlflow_bootstrap_tracking_uri": mlflow_server.tracking_uri,
+        "mlflow_migration_wait": MIGRATION_WAIT,
+    }
+    try:
+        first, second = _converge_twice(
+            k8s_cluster, extra,
+            ["seaweedfs-s3", "mlops-s3", "postgresql-superuser", "mlops-postgresql-mlflow", "mlflow-auth",
+             "mlflow-auth-config"])
+        s3 = _secret(k8s_cluster, ns, "mlops-s3")
+        sw = _secret(k8s_cluster, ns, "seaweedfs-s3")
+        assert s3["AWS_ENDPOINT_URL"] == "http://seaweedfs.%s.svc:8333" % ns
+        assert s3["AWS_ACCESS_KEY_ID"] == sw["access_key"]
+        assert json.loads(sw["s3.json"])["identities"][0]["credentials"][0]["secretKey"] == sw["secret_key"]
+        pg = _secret(k8s_cluster, ns, "mlops-postgresql-mlflow")
+        assert pg["host"] == "postgresql.%s.svc" % ns and pg["port"] == "5432"
+        assert pg["uri"] == "postgresql://%s:%s@postgresql.%s.svc:5432/%s" % (
+            pg["username"], pg["password"], ns, pg["dbname"])
+        auth = _secret(k8s_cluster, ns, "mlflow-auth")
+        assert auth["username"] == "admin" and len(auth["password"]) >= 32
+        assert pg["uri"] in _secret(k8s_cluster, ns, "mlflow-auth-config")["basic_auth.ini"]
+        # The role's bootstrap created the database and role on the real server.
+        assert pg_server.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                                 (pg["dbname"],)) == [(pg["username"],)]
+        # Workloads: admitted under 'restricted', rolled out.
+        for sel in ("app.kubernetes.io/name=seaweedfs", "app.kubernetes.io/name=postgresql",
+                    "app.kubernetes.io/name=mlflow,app.kubernetes.io/component=tracking-server"):
+            _assert_restricted_and_admitted(k8s_cluster, ns, sel)
+        dep = _kjson(k8s_cluster, "-n", ns, "get", "deployment", "mlflow")
+        assert dep["status"].get("availableReplicas") == 2
+        args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert "--workers=2" in args and "--app-name=basic-auth" in args
+        assert "--artifacts-destination=s3://mlflow-artifacts" in args
+        assert not any("gunicorn" in a for a in args)
+        jobs = _kjson(k8s_cluster, "-n", ns, "get", "jobs", "-l", "app.kubernetes.io/instance=mlflow-migration")["items"]
+        assert len(jobs) == 1 and jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"][:3] == [
+            "mlflow", "db", "upgrade"]
+        if MIGRATION_WAIT:
+            assert any(c["type"] == "Complete" and c["status"] == "True" for c in jobs[0]["status"]["conditions"])
+        assert _kjson(k8s_cluster, "-n", ns, "get", "pdb", "mlflow")["spec"]["minAvailable"] == 1
+        netpol = _kjson(k8s_cluster, "-n", ns, "get", "networkpolicy", "postgresql")
+        allowed = netpol["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"]
+        assert allowed == ["mlflow"]
+        ing = _kjson(k8s_cluster, "-n", ns, "get", "ingress", "mlflow")
+        assert ing["spec"]["rules"][0]["host"] == "mlflow.mlops.local"
+        assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "mlops-selfsigned"
+        facts = _facts(second)
+        assert facts["mlflow_tracking_url"] == "http://mlflow.%s.svc:5000" % ns
+        assert set(facts["mlflow_experiment_ids"]) == {exp}
+        assert facts["mlops_s3_endpoint_url"] == s3["AWS_ENDPOINT_URL"]
+    finally:
+        _cleanup(k8s_cluster, ns)
+
+
+# Whether Jobs complete on the kwok control plane (pod-complete stage).
+MIGRATION_WAIT = True
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-n", "0"]))
