@@ -418,8 +418,11 @@ def test_mlflow_down_spans_are_queued_and_delivered(otelcol, pg_server, tmp_path
         traces = wait_for_traces(client, exp_id, count=n_traces, spans=total, timeout=240)
         assert len(traces) == n_traces
         assert sum(len(t.data.spans) for t in traces) == total
+        # Every span stored once (retries after timeouts are idempotent in
+        # MLflow: same trace/span ids), and the collector agrees.
+        wait_until(lambda: col.metric("otelcol_exporter_sent_spans") >= total, 90,
+                   "the exporter to count %d sent spans" % total)
         assert col.metric("otelcol_exporter_send_failed_spans") == 0
-        assert col.metric("otelcol_exporter_sent_spans") == total
     finally:
         srv.stop()
 
