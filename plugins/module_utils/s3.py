@@ -338,6 +338,22 @@ def rule_to_api(rule):
     return api
 
 
+def lifecycle_mismatch(wanted, stored):
+    """Differences between the rules sent and the rules read back."""
+    stored_by_id = dict((r["id"], r) for r in stored or [])
+    problems = []
+    for rule in wanted:
+        got = stored_by_id.get(rule["id"])
+        if got is None:
+            problems.append("rule %r is missing" % rule["id"])
+            continue
+        for key in _RULE_KEYS[1:]:
+            if rule.get(key) != got.get(key):
+                problems.append("rule %r: %s=%s was stored as %s" % (rule["id"], key, json.dumps(rule.get(key)),
+                                                                     json.dumps(got.get(key))))
+    return problems
+
+
 def rules_from_api(api_rules):
     return sorted((rule_from_api(r) for r in api_rules or []), key=lambda r: r["id"])
 
@@ -681,8 +697,7 @@ class S3BucketManager(object):
                     c.delete_bucket_tagging(Bucket=name)
             elif action == "lifecycle_rules":
                 if value:
-                    c.put_bucket_lifecycle_configuration(
-                        Bucket=name, LifecycleConfiguration={"Rules": [rule_to_api(r) for r in value]})
+                    self._put_lifecycle(value)
                 else:
                     c.delete_bucket_lifecycle(Bucket=name)
             elif action == "empty":
@@ -706,6 +721,33 @@ class S3BucketManager(object):
             raise self._fail("cannot %s" % describe_action(name, action, value), exc)
         except (BotoCoreError, ValueError) as exc:
             raise self._fail("cannot %s" % describe_action(name, action, value), exc)
+
+    def _put_lifecycle(self, rules):
+        try:
+            self.client.put_bucket_lifecycle_configuration(
+                Bucket=self.name, LifecycleConfiguration={"Rules": [rule_to_api(r) for r in rules]})
+        except ClientError as exc:
+            if error_code(exc) in ("InvalidArgument", "MalformedXML", "InvalidRequest"):
+                used = sorted(set(k for r in rules for k in _RULE_KEYS[3:] if r.get(k) is not None))
+                raise S3Error(endpoint_error(
+                    self.endpoint, "the server rejected the lifecycle rules of bucket %s" % self.name,
+                    error_text(exc), "the server may not support every rule action used (%s); for example "
+                    "MinIO ignores abort_incomplete_multipart_upload_days and needs another action in "
+                    "the same rule" % ", ".join(used)))
+            raise
+        # Some servers accept rule parts they do not implement and drop
+        # them silently; that would make every later run report a change.
+        try:
+            stored = rules_from_api(self.client.get_bucket_lifecycle_configuration(
+                Bucket=self.name).get("Rules"))
+        except (ClientError, BotoCoreError):
+            return
+        problems = lifecycle_mismatch(rules, stored)
+        if problems:
+            raise S3Error(endpoint_error(
+                self.endpoint, "the server did not store the lifecycle rules of bucket %s as given"
+                % self.name, "; ".join(problems),
+                "remove the rule settings this server does not support"))
 
     def _empty(self):
         c = self.client

@@ -100,7 +100,7 @@ def policy_for(name, reorder=False):
 
 LIFECYCLE = [
     {"id": "expire-tmp", "prefix": "tmp/", "expiration_days": 7},
-    {"id": "abort-mpu", "abort_incomplete_multipart_upload_days": 2},
+    {"id": "old-versions", "noncurrent_version_expiration_days": 30, "enabled": False},
 ]
 
 
@@ -148,7 +148,7 @@ def test_settings_idempotent_and_semantic_policy(tmp_path, srv):
     assert r["changed"] is False, r["actions"]
     b = r["bucket"]
     assert b["versioning"] == "Enabled" and b["tags"] == {"team": "ml", "n": "1"}
-    assert [x["id"] for x in b["lifecycle_rules"]] == ["abort-mpu", "expire-tmp"]
+    assert [x["id"] for x in b["lifecycle_rules"]] == ["expire-tmp", "old-versions"]
     # reordered policy / rules, policy as JSON string: unchanged
     args2 = dict(args)
     args2.update(policy=json.dumps(policy_for(name, reorder=True)), lifecycle_rules=list(reversed(LIFECYCLE)))
@@ -247,3 +247,19 @@ def test_invalid_policy_and_lifecycle_fail_locally(tmp_path, srv):
     msg = fails(run(tmp_path, srv, name=name, lifecycle_rules=[{"id": "x"}]))
     assert "sets no action" in msg
     assert not exists(srv, name)
+
+
+def test_lifecycle_abort_multipart(tmp_path, srv):
+    """SeaweedFS implements AbortIncompleteMultipartUpload; MinIO does not:
+    the module must then fail clearly instead of reporting a change forever."""
+    name = bucket_name("mpu")
+    rules = [{"id": "abort-mpu", "abort_incomplete_multipart_upload_days": 2, "expiration_days": 30}]
+    if srv.backend == "minio":
+        msg = fails(run(tmp_path, srv, name=name, lifecycle_rules=rules))
+        assert srv.endpoint_url in msg and "abort_incomplete_multipart_upload_days" in msg
+        return
+    r = ok(run(tmp_path, srv, name=name, lifecycle_rules=rules))
+    assert r["changed"] is True
+    r = ok(run(tmp_path, srv, name=name, lifecycle_rules=rules))
+    assert r["changed"] is False
+    assert r["bucket"]["lifecycle_rules"][0]["abort_incomplete_multipart_upload_days"] == 2

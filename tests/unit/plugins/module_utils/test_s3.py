@@ -287,3 +287,12 @@ class TestRunBucket:
         with pytest.raises(S3Error, match="not empty; nothing was deleted.*force=true"):
             s3.run_bucket({"name": "bkt", "state": "absent"}, EP, client=cli)
         assert "delete_bucket" not in cli.calls
+
+
+def test_lifecycle_mismatch():
+    wanted = normalize_rules([{"id": "a", "expiration_days": 3, "abort_incomplete_multipart_upload_days": 2},
+                              {"id": "b", "expiration_days": 1}])
+    stored = normalize_rules([{"id": "a", "expiration_days": 3}])
+    problems = s3.lifecycle_mismatch(wanted, stored)
+    assert problems == ["rule 'a': abort_incomplete_multipart_upload_days=2 was stored as null", "rule 'b' is missing"]
+    assert s3.lifecycle_mismatch(wanted, wanted) == []
