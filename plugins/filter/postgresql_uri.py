@@ -40,7 +40,7 @@ options:
     type: string
     default: postgresql
   params:
-    description: Query parameters, for example C({sslmode: require}).
+    description: Query parameters, for example C(sslmode) set to C(require).
     type: dict
     default: {}
 """

@@ -287,19 +287,16 @@ class SecretClient(object):
         elif status == 409:
             hint = " The Secret changed while this task ran; run it again."
         reason = getattr(exc, "reason", None) or exc
-        return SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host,
-                                                                  "%s %s" % (status, reason) if status else reason,
-                                                                  hint))
+        detail = "%s %s" % (status, reason) if status else reason
+        return SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host, detail, hint))
 
     def read(self, name, namespace):
         """None when absent, else dict(data, labels, annotations, type, resource_version)."""
         try:
             obj = self.core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if getattr(exc, "status", None) == 404:
-                return None
-            raise self._fail("read", namespace, name, exc)
         except Exception as exc:  # pylint: disable=broad-except
+            if isinstance(exc, ApiException) and getattr(exc, "status", None) == 404:
+                return None
             raise self._fail("read", namespace, name, exc)
         meta = obj.metadata
         return {

@@ -11,7 +11,8 @@ DOCUMENTATION = r"""
 module: k8s_generated_secret
 short_description: Ensure a Kubernetes Secret has the given keys, generating only missing values
 version_added: 0.1.0
-author: mlops.stack contributors
+author:
+  - mlops.stack contributors (@mlops-stack)
 description:
   - Creates or updates an C(Opaque) Secret so that it contains every key in O(generate) and O(values).
   - A key listed in O(generate) that already exists is B(never rotated); a missing (or empty) one gets a
@@ -72,7 +73,7 @@ options:
     default: Opaque
   return_values:
     description:
-      - Return the resulting key/value pairs in RV(values). Set C(no_log=true) on the task.
+      - Return the resulting key/value pairs in RV(secret_data). Set C(no_log=true) on the task.
     type: bool
     default: false
   kubeconfig:
@@ -100,8 +101,14 @@ requirements:
 attributes:
   check_mode:
     support: full
+    description: Reads the Secret and reports what would be generated or updated; writes nothing.
   diff_mode:
     support: full
+    description: Shows key names with C(<hidden>) and whether each was added, generated or updated; never values.
+  action_group:
+    support: full
+    membership:
+      - mlops.stack.k8s
 notes:
   - Only text values are managed; a key holding binary data makes the module fail rather than guess.
 """
@@ -127,7 +134,7 @@ EXAMPLES = r"""
     name: mlops-postgresql-mlflow
     namespace: mlops
     values:
-      uri: "postgresql://mlflow:{{ pg.values.password }}@postgresql.mlops.svc:5432/mlflow"
+      uri: "postgresql://mlflow:{{ pg.secret_data.password }}@postgresql.mlops.svc:5432/mlflow"
   no_log: true
 
 - name: Use a password supplied by the user (stored as given)
@@ -156,7 +163,7 @@ updated_keys:
   returned: always
   type: list
   elements: str
-values:
+secret_data:
   description: All key/value pairs of the Secret after the run (in check mode, what they would be).
   returned: when O(return_values=true)
   type: dict
@@ -215,12 +222,13 @@ def main():
         updated_keys=sorted(k for k, v in changes.items() if v in ("added", "updated")),
     )
     if module._diff:
-        before = {} if existing is None else masked_state(name, namespace, existing["data"],
-                                                            existing["labels"], existing["annotations"])
+        before = {}
+        if existing is not None:
+            before = masked_state(name, namespace, existing["data"], existing["labels"], existing["annotations"])
         after = masked_state(name, namespace, plan["data"], plan["all_labels"], plan["all_annotations"], changes)
         result["diff"] = dict(before=before, after=after)
     if p["return_values"]:
-        result["values"] = plan["data"]
+        result["secret_data"] = plan["data"]
     # The result never contains a value unless return_values is set (and the
     # caller then uses no_log on the task), so the generic no_log filter,
     # which would also mask innocuous strings such as a database name given

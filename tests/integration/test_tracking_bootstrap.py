@@ -56,9 +56,9 @@ def test_bucket_bootstrap(tmp_path, role, s3_backend_server):
         "%s_bootstrap_secret_key" % role: s3.secret_key,
     }
     if role == "minio":
-        role_vars["minio_s3_secret"] = {"values": {}}
+        role_vars["minio_s3_secret"] = {"secret_data": {}}
     else:
-        role_vars["seaweedfs_credentials"] = {"values": {}}
+        role_vars["seaweedfs_credentials"] = {"secret_data": {}}
     first, dummy = _run_twice(_role_play(tmp_path, role, "buckets", role_vars))
     assert first.changed() >= 1
     client = s3.client()
@@ -80,7 +80,7 @@ def _pg_vars(pg, db, user, password, **extra):
         "postgresql_bootstrap_port": pg.port,
         "postgresql_bootstrap_admin_user": pg.user,
         "postgresql_bootstrap_admin_password": pg.password,
-        "postgresql_app_secret": {"values": {"password": password}},
+        "postgresql_app_secret": {"secret_data": {"password": password}},
     }
     v.update(extra)
     return v
