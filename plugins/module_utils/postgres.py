@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - depends on the control node
 
 #: Connection options shared with community.postgresql's names.
 POSTGRES_CONNECTION_ARGUMENT_SPEC = dict(
-    login_host=dict(type="str", default="localhost", aliases=["host", "login_unix_socket"]),
+    login_host=dict(type="str", default="localhost", aliases=["host"]),
     login_port=dict(type="int", default=5432, aliases=["port"]),
     login_user=dict(type="str", default="postgres", aliases=["login"]),
     login_password=dict(type="str", no_log=True),
@@ -229,7 +229,8 @@ def desired_from_params(params):
 
 
 def _encoding_equal(a, b):
-    norm = lambda s: re.sub(r"[-_]", "", s or "").upper()  # noqa: E731
+    def norm(s):
+        return re.sub(r"[-_]", "", s or "").upper()
     return norm(a) == norm(b)
 
 

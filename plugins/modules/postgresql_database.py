@@ -159,7 +159,7 @@ options:
       - Replaced by 127.0.0.1 and a local port when O(kubernetes_service) is set.
     type: str
     default: localhost
-    aliases: [host, login_unix_socket]
+    aliases: [host]
   login_port:
     description: Port of the PostgreSQL server.
     type: int
