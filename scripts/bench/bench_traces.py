@@ -1,24 +1,28 @@
 #!/usr/bin/env python3
 """Spans per second accepted end to end into MLflow: through the collector
-(otel_collector role defaults) vs. the app exporting straight to MLflow.
+(otel_collector role defaults) vs. the app exporting straight to a stock,
+single-process MLflow.
 
-Both modes use the same real servers on 127.0.0.1: PostgreSQL and one stock
-`mlflow server` (uvicorn, --workers 1, i.e. MLflow's single-process
-defaults). The client is the OpenTelemetry SDK with identical settings in
-both modes (BatchSpanProcessor, 512-span batches, OTLP/HTTP protobuf) and a
-queue big enough that it drops nothing.
+Real servers on 127.0.0.1: PostgreSQL, a stock `mlflow server` with
+--workers 1 (MLflow's single-process default) and, for the role's own
+default, one with --workers 2 (mlflow_workers). The client is the
+OpenTelemetry SDK with identical settings in every mode (BatchSpanProcessor,
+512-span batches, OTLP/HTTP protobuf) and a queue big enough that it drops
+nothing.
 
-- direct:    SDK --OTLP/HTTP--> MLflow /v1/traces
-- collector: SDK --OTLP/HTTP--> otelcol (config rendered by the role with
-             its defaults; only listen host/ports differ) --otlp_http--> MLflow
+- direct_w1:    SDK --OTLP/HTTP--> MLflow (1 worker) /v1/traces   (baseline)
+- collector_w1: SDK --OTLP/HTTP--> otelcol (config rendered by the role with
+                its defaults; only listen host/ports differ) --> MLflow (1 worker)
+- collector_w2: the same into MLflow with 2 workers (the mlflow role default)
 
 A run emits TRACES traces of SPANS_PER_TRACE spans with GenAI attributes and
 ends when PostgreSQL holds every span of the run's experiment; the rate is
 spans / (last span stored - first span emitted). Also reported: how fast
-the first hop accepted the spans (SDK flush done).
+the first hop accepted the spans (SDK flush returned). Ratios are medians
+over --repeat runs relative to direct_w1.
 
-Usage: .venv/bin/python scripts/bench/bench_traces.py [--traces 300]
-       [--spans-per-trace 5] [--repeat 2] [--json out.json]
+Usage: .venv/bin/python scripts/bench/bench_traces.py [--traces 200]
+       [--spans-per-trace 5] [--repeat 2] [--role-workers 2] [--json out.json]
 Needs: scripts/build-testbins.sh otelcol, Debian's postgresql, mlflow.
 """
 import argparse
@@ -104,9 +108,11 @@ def run_once(mode, endpoint, exp_id, pg, srv, args, header=True):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    ap.add_argument("--traces", type=int, default=300)
+    ap.add_argument("--traces", type=int, default=200)
     ap.add_argument("--spans-per-trace", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--role-workers", type=int, default=2,
+                    help="uvicorn workers of the mlflow role's default (mlflow_workers); 0 skips that mode")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -116,33 +122,37 @@ def main():
     from mlflow import MlflowClient  # pylint: disable=import-outside-toplevel
     tmp = Path(tempfile.mkdtemp(prefix="bench-traces-"))
     pg = start_postgres(tmp / "pg")
-    srv = col = None
+    servers, col = {}, None
     try:
-        srv = start_mlflow(tmp / "mlflow", pg, workers=1)
-        client = MlflowClient(srv.tracking_uri)
-        # Role defaults; only where it listens and which MLflow/experiment differ.
-        # The header is rendered per collector run below.
+        servers[1] = start_mlflow(tmp / "mlflow-1", pg, workers=1)
+        if args.role_workers and args.role_workers != 1:
+            servers[args.role_workers] = start_mlflow(tmp / "mlflow-%d" % args.role_workers, pg,
+                                                      workers=args.role_workers)
         results = []
         for rep in range(args.repeat):
-            exp_id = client.create_experiment("bench-direct-%d-%s" % (rep, uuid.uuid4().hex[:6]))
-            results.append(run_once("direct", srv.tracking_uri + "/v1/traces", exp_id, pg, srv, args))
-            print(json.dumps(results[-1]), flush=True)
-
-            exp_id = client.create_experiment("bench-collector-%d-%s" % (rep, uuid.uuid4().hex[:6]))
-            name = "bench%d" % rep
-            # Role defaults (batch, queue, retry, gzip, memory_limiter); only the
-            # listen address/ports, the MLflow URL and the experiment differ.
-            rendered = render_collector_configs(tmp, {name: {
-                "otel_collector_mlflow_url": srv.tracking_uri,
-                "otel_collector_experiment_id": exp_id}}, fast=False)[name]
-            col = Collector(rendered, tmp, name)
-            res = run_once("collector", "http://127.0.0.1:%d/v1/traces" % col.ports["http"],
-                           exp_id, pg, srv, args, header=False)
-            res["collector_send_failed_spans"] = col.metric("otelcol_exporter_send_failed_spans")
-            col.stop()
-            col = None
-            results.append(res)
-            print(json.dumps(results[-1]), flush=True)
+            for mode, workers in [("direct", 1)] + [("collector", w) for w in sorted(servers)]:
+                srv = servers[workers]
+                client = MlflowClient(srv.tracking_uri)
+                exp_id = client.create_experiment("bench-%s-%d-%s" % (mode, rep, uuid.uuid4().hex[:6]))
+                if mode == "direct":
+                    res = run_once(mode, srv.tracking_uri + "/v1/traces", exp_id, pg, srv, args)
+                else:
+                    name = "bench-w%d-%d" % (workers, rep)
+                    # Role defaults (batch, queue, retry, gzip, memory_limiter); only the
+                    # listen address/ports, the MLflow URL and the experiment differ.
+                    rendered = render_collector_configs(tmp, {name: {
+                        "otel_collector_mlflow_url": srv.tracking_uri,
+                        "otel_collector_experiment_id": exp_id}}, fast=False)[name]
+                    col = Collector(rendered, tmp, name)
+                    res = run_once(mode, "http://127.0.0.1:%d/v1/traces" % col.ports["http"],
+                                   exp_id, pg, srv, args, header=False)
+                    res["collector_send_failed_spans"] = col.metric(
+                        "otelcol_exporter_send_failed_spans")
+                    col.stop()
+                    col = None
+                res["mlflow_workers"] = workers
+                results.append(res)
+                print(json.dumps(res), flush=True)
         summary = summarize(results, args)
         print(json.dumps(summary, indent=2))
         if args.json:
@@ -150,23 +160,27 @@ def main():
     finally:
         if col is not None:
             col.stop()
-        if srv is not None:
+        for srv in servers.values():
             srv.stop()
         pg.stop()
 
 
 def summarize(results, args):
     out = {"traces": args.traces, "spans_per_trace": args.spans_per_trace, "repeat": args.repeat,
-           "cpus": os.cpu_count()}
-    for mode in ("direct", "collector"):
-        rs = [r for r in results if r["mode"] == mode]
-        out[mode] = {"stored_per_s_median": statistics.median(r["stored_per_s"] for r in rs),
-                     "accepted_per_s_median": statistics.median(r["accepted_per_s"] for r in rs),
-                     "all_complete": all(r["complete"] for r in rs)}
-    out["ratio_stored_collector_vs_direct"] = round(
-        out["collector"]["stored_per_s_median"] / out["direct"]["stored_per_s_median"], 2)
-    out["ratio_accepted_collector_vs_direct"] = round(
-        out["collector"]["accepted_per_s_median"] / out["direct"]["accepted_per_s_median"], 2)
+           "cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1)}
+    keys = sorted({(r["mode"], r["mlflow_workers"]) for r in results})
+    for mode, workers in keys:
+        rs = [r for r in results if r["mode"] == mode and r["mlflow_workers"] == workers]
+        out["%s_w%d" % (mode, workers)] = {
+            "stored_per_s_median": statistics.median(r["stored_per_s"] for r in rs),
+            "accepted_per_s_median": statistics.median(r["accepted_per_s"] for r in rs),
+            "all_complete": all(r["complete"] for r in rs)}
+    base = out["direct_w1"]
+    for key in [k for k in out if k.startswith("collector_")]:
+        out["ratio_stored_%s_vs_direct_w1" % key] = round(
+            out[key]["stored_per_s_median"] / base["stored_per_s_median"], 2)
+        out["ratio_accepted_%s_vs_direct_w1" % key] = round(
+            out[key]["accepted_per_s_median"] / base["accepted_per_s_median"], 2)
     return out
 
 
