@@ -25,7 +25,7 @@ description:
   - The server can be reached directly (O(tracking_uri)) or through a port-forward to a
     Kubernetes Service (O(kubernetes_service)).
 author:
-  - mlops.stack contributors
+  - mlops.stack contributors (@mlops-stack)
 extends_documentation_fragment:
   - mlops.stack.k8s_access
 attributes:
@@ -38,6 +38,7 @@ attributes:
     description: Shows the experiment's lifecycle stage, artifact location and tags before and after.
   action_group:
     support: full
+    description: Use C(group/mlops.stack.bootstrap) in C(module_defaults) to set the connection options once.
     membership:
       - mlops.stack.bootstrap
 options:

@@ -30,7 +30,7 @@ description:
     (letters, digits, V(_), V($) and V(-), starting with a letter or V(_), at most 63 bytes);
     anything else is refused before connecting.
 author:
-  - mlops.stack contributors
+  - mlops.stack contributors (@mlops-stack)
 requirements:
   - psycopg >= 3.1 (C(pip install 'psycopg[binary]'))
 extends_documentation_fragment:
@@ -45,6 +45,7 @@ attributes:
       the role's login flag and privileges before and after.
   action_group:
     support: full
+    description: Use C(group/mlops.stack.bootstrap) in C(module_defaults) to set the connection options once.
     membership:
       - mlops.stack.bootstrap
 options:
