@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Spans per second accepted end to end into MLflow: through the collector
 (otel_collector role defaults) vs. the app exporting straight to a stock,
 single-process MLflow.
