@@ -126,7 +126,7 @@ def main():
     try:
         servers[1] = start_mlflow(tmp / "mlflow-1", pg, workers=1)
         if args.role_workers and args.role_workers != 1:
-            servers[args.role_workers] = start_mlflow(tmp / "mlflow-%d" % args.role_workers, pg,
+            servers[args.role_workers] = start_mlflow(tmp / ("mlflow-%d" % args.role_workers), pg,
                                                       workers=args.role_workers)
         results = []
         for rep in range(args.repeat):
