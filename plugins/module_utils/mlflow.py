@@ -301,7 +301,8 @@ class MlflowApi(object):
             raise MlflowError(http_error_message(self.endpoint, what, exc.code, payload, self.auth_kind))
         except URLError as exc:
             raise MlflowError(url_error_message(self.endpoint, what, exc))
-        except Exception as exc:  # pylint: disable=broad-except  (socket.timeout, ConnectionError...)
+        except Exception as exc:  # pylint: disable=broad-except
+            # socket.timeout, ConnectionResetError and friends are not URLError
             raise MlflowError(url_error_message(self.endpoint, what, exc))
         payload = _parse(raw)
         if not isinstance(payload, dict) or "raw" in payload:
