@@ -55,12 +55,31 @@ def pg_server(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def mlflow_s3(request, tmp_path_factory):
+    """The S3 server MLflow's artifacts go to: ``s3_server`` (tests/integration/conftest.py)
+    where that fixture is visible, else an own SeaweedFS; None locally without SeaweedFS."""
+    from tests.servers.s3 import backend_available, start_s3  # pylint: disable=import-outside-toplevel
+    ok, reason = backend_available("seaweedfs")
+    if not ok and not IN_CI:
+        yield None
+        return
+    try:
+        yield request.getfixturevalue("s3_server")
+        return
+    except pytest.FixtureLookupError:
+        pass
+    require(ok, reason)
+    server = start_s3(tmp_path_factory.mktemp("mlflow-s3"), backend="seaweedfs")
+    _running.append(server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _s3_or_none(request):
-    from tests.servers.s3 import backend_available  # pylint: disable=import-outside-toplevel
-    ok, _reason = backend_available("seaweedfs")
-    if ok or IN_CI:
-        return request.getfixturevalue("s3_server")
-    return None
+    return request.getfixturevalue("mlflow_s3")
 
 
 def _mlflow_fixture(request, tmp_path_factory, auth):
