@@ -104,6 +104,7 @@ options:
   ca_path:
     description: CA bundle to verify the server's certificate with.
     type: path
+    aliases: [ca_bundle]
   timeout:
     description: Seconds to wait for each HTTP request.
     type: int
@@ -216,7 +217,7 @@ def main():
         password=dict(type="str", no_log=True, fallback=(env_fallback, ["MLFLOW_TRACKING_PASSWORD"])),
         token=dict(type="str", no_log=True, fallback=(env_fallback, ["MLFLOW_TRACKING_TOKEN"])),
         validate_certs=dict(type="bool", default=True),
-        ca_path=dict(type="path"),
+        ca_path=dict(type="path", aliases=["ca_bundle"]),
         timeout=dict(type="int", default=30),
     )
     argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)
