@@ -150,7 +150,7 @@ def test_auth_secret_derived_and_not_printed(converged, k8s_cluster):
 def test_llama_stack_only_otel_env_changed(converged, k8s_cluster):
     ns = converged["ns"]
     before = converged["llama_before"]
-    after = _kjson(k8s_cluster, "-n", ns, "get", "deployment", "llama-stack")
+    after = _kjson(k8s_cluster, "-n", ns, "get", "deployment", "llama-stack", "--show-managed-fields")
     b_c = {c["name"]: c for c in before["spec"]["template"]["spec"]["containers"]}
     a_c = {c["name"]: c for c in after["spec"]["template"]["spec"]["containers"]}
     env = {e["name"]: e.get("value") for e in a_c["server"]["env"]}
