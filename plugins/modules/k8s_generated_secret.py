@@ -106,6 +106,7 @@ attributes:
     support: full
     description: Shows key names with C(<hidden>) and whether each was added, generated or updated; never values.
   action_group:
+    description: Use C(group/mlops.stack.k8s) in C(module_defaults) to set the connection options.
     support: full
     membership:
       - mlops.stack.k8s

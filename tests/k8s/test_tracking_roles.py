@@ -16,12 +16,27 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import require
 from tests.playbook import VENV_BIN, run_playbook
+from tests.servers.s3 import backend_available, start_s3
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 CONVERGE = PLAYBOOKS / "tracking_converge.yml"
 KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
 ROLES = ["minio", "seaweedfs", "postgresql", "mlflow"]
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """A real SeaweedFS S3 server for the bucket bootstrap (tests/integration's
+    fixture of the same name is not visible from tests/k8s)."""
+    ok, reason = backend_available("seaweedfs")
+    require(ok, reason)
+    server = start_s3(tmp_path_factory.mktemp("trk-s3"), backend="seaweedfs")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _env(cluster):
@@ -142,6 +157,40 @@ def test_bad_inventory_fails_before_anything_is_applied(tmp_path):
 
 
 # ------------------------------------------------------- control plane ----
+
+@pytest.mark.k8s
+@pytest.mark.xdist_group("k8s")
+def test_k8s_generated_secret_generates_once_and_hides_values(k8s_cluster, k8s_namespace, tmp_path):
+    from tests.playbook import write_playbook
+
+    def run(args, check=False, name="secret.yml"):
+        play = write_playbook(tmp_path, [{"name": "secret", "hosts": "localhost", "gather_facts": False,
+                                          "tasks": [{"name": "Ensure secret", "mlops.stack.k8s_generated_secret":
+                                                     dict(args, name="gen", namespace=k8s_namespace)}]}], name=name)
+        res = run_playbook(play, env=_env(k8s_cluster), check=check, diff=True)
+        assert res.rc == 0, res.explain()
+        return res, res.task_result("Ensure secret")
+
+    args = {"generate": ["password", {"name": "user", "length": 12, "charset": "lower_alphanumeric"}],
+            "values": {"host": "db.example", "given": "s3cr3t-from-user"}, "labels": {"a": "b"}}
+    res, task = run(args, check=True)
+    assert task["changed"] and "Error from server (NotFound)" in k8s_cluster.kubectl(
+        "-n", k8s_namespace, "get", "secret", "gen", check=False).stderr
+    res, task = run(args)
+    assert task["changed"] and task["generated_keys"] == ["password", "user"]
+    assert "s3cr3t-from-user" not in res.stdout and "secret_data" not in task
+    assert task["diff"]["after"]["keys"]["password"] == "<hidden> (generated)"
+    first = _secret(k8s_cluster, k8s_namespace, "gen")
+    assert len(first["password"]) == 32 and len(first["user"]) == 12 and first["given"] == "s3cr3t-from-user"
+    res, task = run(args)
+    assert not task["changed"] and _secret(k8s_cluster, k8s_namespace, "gen") == first
+    # user-supplied value wins (rotation on purpose); other keys untouched; values returned on request
+    res, task = run({"generate": ["password"], "values": {"password": "chosen-password"}, "return_values": True})
+    assert task["changed"] and task["updated_keys"] == ["password"]
+    assert task["secret_data"]["password"] == "chosen-password" and task["secret_data"]["user"] == first["user"]
+    labels = _kjson(k8s_cluster, "-n", k8s_namespace, "get", "secret", "gen")["metadata"]["labels"]
+    assert labels == {"a": "b"}
+
 
 @pytest.mark.k8s
 @pytest.mark.xdist_group("k8s")
