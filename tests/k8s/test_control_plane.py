@@ -102,7 +102,7 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
 
     def available():
         d = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
-        conds = {c["type"]: c["status"] for c in d.get("status", {}).get("conditions", [])}
+        conds = {c["type"]: c["status"] for c in (d.get("status") or {}).get("conditions") or []}
         return conds.get("Available") == "True" and d["status"].get("readyReplicas") == 2 and d
     d = wait_for("Deployment Available", available)
     assert d["status"]["availableReplicas"] == 2
@@ -141,13 +141,13 @@ def test_gpu_pod_scheduled_only_with_toleration(k8s_cluster, k8s_namespace):
     k8s_cluster.apply_server_side([gpu_pod(k8s_namespace, "with-toleration", True),
                                    gpu_pod(k8s_namespace, "without-toleration", False)])
     p = wait_for("GPU pod scheduled and Running", lambda: (
-        lambda x: x if x.get("status", {}).get("phase") == "Running" else None)(
+        lambda x: x if (x.get("status") or {}).get("phase") == "Running" else None)(
             get(k8s_cluster, "pod", "with-toleration", "-n", k8s_namespace)))
     assert p["spec"]["nodeName"] in k8s_cluster.gpu_nodes
 
     def unschedulable():
         q = get(k8s_cluster, "pod", "without-toleration", "-n", k8s_namespace)
-        for c in q.get("status", {}).get("conditions", []):
+        for c in (q.get("status") or {}).get("conditions") or []:
             if c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason") == "Unschedulable":
                 return q
         return None
@@ -190,7 +190,7 @@ def test_kserve_crd_established_and_custom_resource_accepted(k8s_cluster, k8s_na
     def established(name):
         crd = get(k8s_cluster, "crd", name)
         return any(c["type"] == "Established" and c["status"] == "True"
-                   for c in crd.get("status", {}).get("conditions", []))
+                   for c in (crd.get("status") or {}).get("conditions") or [])
     for name in ("inferenceservices.serving.kserve.io", "servingruntimes.serving.kserve.io"):
         wait_for(name + " Established", lambda n=name: established(n), timeout=180)
     isvc = {
