@@ -55,6 +55,11 @@ def _int_or_string(schema):
     return schema
 
 
+def _is_custom(api_version):
+    group = api_version.split("/")[0] if "/" in api_version else ""
+    return "." in group and not group.endswith(".k8s.io")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("render_dir")
@@ -63,9 +68,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     files = sorted(p for p in Path(args.render_dir).rglob("*.yaml") if p.name != "kustomization.yaml")
     docs = list(load_docs(files))
-    mirror = list(load_docs(sorted(Path(args.crds).rglob("*.y*ml")))) if Path(args.crds).is_dir() else []
-    schemas = crd_schemas(mirror)
-    schemas.update(crd_schemas(docs))
+    schemas = crd_schemas(docs)
+    custom = {(d.get("apiVersion"), d["kind"]) for _, d in docs if _is_custom(d.get("apiVersion", ""))}
+    if custom - set(schemas) and Path(args.crds).is_dir():
+        # CRDs the render does not carry itself (e.g. a Certificate when
+        # cert-manager is not rendered): take them from the mirror.
+        mirror = crd_schemas(load_docs(sorted(Path(args.crds).rglob("*.y*ml"))))
+        mirror.update(schemas)
+        schemas = mirror
     problems, checked = [], 0
     for path, doc in docs:
         api, kind = doc.get("apiVersion", ""), doc["kind"]
