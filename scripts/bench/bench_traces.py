@@ -124,10 +124,10 @@ def main():
     pg = start_postgres(tmp / "pg")
     servers, col = {}, None
     try:
-        servers[1] = start_mlflow(tmp / "mlflow-1", pg, workers=1)
+        servers[1] = start_mlflow(tmp / "mlflow-1", pg, workers=1, timeout=900)
         if args.role_workers and args.role_workers != 1:
             servers[args.role_workers] = start_mlflow(tmp / ("mlflow-%d" % args.role_workers), pg,
-                                                      workers=args.role_workers)
+                                                      workers=args.role_workers, timeout=900)
         results = []
         for rep in range(args.repeat):
             for mode, workers in [("direct", 1)] + [("collector", w) for w in sorted(servers)]:
