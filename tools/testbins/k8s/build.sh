@@ -65,14 +65,13 @@ fi
 
 major="${K8S_VERSION#v}"; major="${major%%.*}"
 minor="${K8S_VERSION#v*.}"; minor="${minor%%.*}"
-commit="$(cd "$WORK" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"Hash": "\(.*\)".*/\1/p' | head -1)"
-# The .info file from the proxy carries the tag's commit time and, for
-# tags, Origin.Hash with the git commit.
+# The proxy's .info carries the tag's commit time (used as buildDate); the
+# git commit is not served by the proxy, pass K8S_GIT_COMMIT to record it.
 info="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.info"
+[ -f "$info" ] || (cd "$WORK" && go mod download "k8s.io/kubernetes@$K8S_VERSION")
 build_date="$(sed -n 's/.*"Time":"\([^"]*\)".*/\1/p' "$info" 2>/dev/null | head -1)"
 [ -n "$build_date" ] || build_date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-build_date="${build_date%%.*}"; build_date="${build_date%Z}Z"
-[ -n "$commit" ] || commit="$(sed -n 's/.*"Hash":"\([^"]*\)".*/\1/p' "$info" 2>/dev/null | head -1)"
+commit="${K8S_GIT_COMMIT:-}"
 ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
