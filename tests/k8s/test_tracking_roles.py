@@ -26,7 +26,7 @@ KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
 ROLES = ["minio", "seaweedfs", "postgresql", "mlflow"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A real SeaweedFS S3 server for the bucket bootstrap (tests/integration's
     fixture of the same name is not visible from tests/k8s)."""
