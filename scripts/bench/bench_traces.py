@@ -22,7 +22,7 @@ the first hop accepted the spans (SDK flush returned). Ratios are medians
 over --repeat runs relative to direct_w1.
 
 Usage: .venv/bin/python scripts/bench/bench_traces.py [--traces 200]
-       [--spans-per-trace 5] [--repeat 2] [--role-workers 2] [--json out.json]
+       [--spans-per-trace 5] [--repeat 3] [--role-workers 2] [--json out.json]
 Needs: scripts/build-testbins.sh otelcol, Debian's postgresql, mlflow.
 """
 import argparse
@@ -110,7 +110,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     ap.add_argument("--traces", type=int, default=200)
     ap.add_argument("--spans-per-trace", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--role-workers", type=int, default=2,
                     help="uvicorn workers of the mlflow role's default (mlflow_workers); 0 skips that mode")
     ap.add_argument("--timeout", type=float, default=600)
@@ -128,6 +128,15 @@ def main():
         if args.role_workers and args.role_workers != 1:
             servers[args.role_workers] = start_mlflow(tmp / ("mlflow-%d" % args.role_workers), pg,
                                                       workers=args.role_workers, timeout=900)
+        # Warm up every server (first requests import and compile code paths
+        # in each worker) so that the first measured run is not penalised.
+        warm = argparse.Namespace(traces=40, spans_per_trace=args.spans_per_trace,
+                                  timeout=args.timeout)
+        for workers, srv in servers.items():
+            for _ in range(max(2, workers * 2)):
+                exp_id = MlflowClient(srv.tracking_uri).create_experiment(
+                    "bench-warmup-%s" % uuid.uuid4().hex[:8])
+                run_once("warmup", srv.tracking_uri + "/v1/traces", exp_id, pg, srv, warm)
         results = []
         for rep in range(args.repeat):
             for mode, workers in [("direct", 1)] + [("collector", w) for w in sorted(servers)]:
