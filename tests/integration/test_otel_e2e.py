@@ -234,11 +234,12 @@ def emit_chat_trace(tracer, marker, n_children=2):
 # MLflow helpers
 
 
-def mlflow_client(srv):
+def mlflow_client(srv, monkeypatch=None):
+    """MlflowClient for srv; credentials (auth servers) via env, undone after the test."""
     from mlflow import MlflowClient  # pylint: disable=import-outside-toplevel
     if srv.auth:
-        os.environ["MLFLOW_TRACKING_USERNAME"] = srv.username
-        os.environ["MLFLOW_TRACKING_PASSWORD"] = srv.password
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", srv.username)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", srv.password)
     return MlflowClient(tracking_uri=srv.tracking_uri)
 
 
@@ -483,11 +484,12 @@ def test_body_mlflow_rejects_is_dropped_and_reported(otelcol, mlflow_server, tmp
     assert [t for t in traces if t.data.spans[0].name == "chat after-reject"]
 
 
-def test_basic_auth_header_from_secret_env(otelcol, mlflow_auth_server, tmp_path, collectors):
+def test_basic_auth_header_from_secret_env(otelcol, mlflow_auth_server, tmp_path, collectors,
+                                           monkeypatch):
     """With MLflow auth on, the Authorization header comes from the pod env."""
     import base64  # pylint: disable=import-outside-toplevel
     srv = mlflow_auth_server
-    client = mlflow_client(srv)
+    client = mlflow_client(srv, monkeypatch)
     exp_id = new_experiment(client)
     rendered = render_collector_configs(tmp_path, {"auth": {
         "otel_collector_mlflow_url": srv.tracking_uri,
