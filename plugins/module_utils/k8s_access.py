@@ -43,15 +43,26 @@ except ImportError:  # pragma: no cover - Python 2 is not supported at runtime
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+# The kubernetes client takes ~1 s to import; only kubernetes_service needs
+# it, so it is imported on first use (direct endpoints never pay for it).
 K8S_IMPORT_ERROR = None
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.stream import portforward as k8s_portforward
-    HAS_KUBERNETES = True
-except ImportError:
-    HAS_KUBERNETES = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
+HAS_KUBERNETES = None  # unknown until _import_kubernetes() ran
+k8s_client = k8s_config = k8s_portforward = None
+
+
+def _import_kubernetes():
+    global k8s_client, k8s_config, k8s_portforward, HAS_KUBERNETES, K8S_IMPORT_ERROR  # pylint: disable=global-statement
+    if HAS_KUBERNETES is None:
+        try:
+            from kubernetes import client as _client
+            from kubernetes import config as _config
+            from kubernetes.stream import portforward as _portforward
+            k8s_client, k8s_config, k8s_portforward = _client, _config, _portforward
+            HAS_KUBERNETES = True
+        except ImportError:
+            HAS_KUBERNETES = False
+            K8S_IMPORT_ERROR = traceback.format_exc()
+    return HAS_KUBERNETES
 
 LOCALHOST = "127.0.0.1"
 
@@ -221,7 +232,7 @@ def _params_of(module_or_params):
 # --------------------------------------------------------------------------
 
 def _load_api(ks):
-    if not HAS_KUBERNETES:
+    if not _import_kubernetes():
         raise K8sAccessError(missing_required_lib("kubernetes") + " It is needed for kubernetes_service "
                              "(port-forward to Service %s/%s). Original error: %s"
                              % (ks.get("namespace"), ks.get("name"), (K8S_IMPORT_ERROR or "").strip().splitlines()[-1]))
