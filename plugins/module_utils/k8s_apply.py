@@ -591,8 +591,8 @@ class Applier(object):
         return waited
 
 
-def run(params, check_mode=False, want_diff=False, read_file=None):
-    """Module body without AnsibleModule; returns the result dict."""
+def load_objects(params):
+    """Read, filter, override, mirror, label and sort the objects to handle."""
     objects = []
     # Sources first, then inline definitions.
     for src in params.get("src") or []:
@@ -638,6 +638,14 @@ def run(params, check_mode=False, want_diff=False, read_file=None):
         objects = [deep_merge(o, {"metadata": {"labels": params["labels"]}}) for o in objects]
     if params.get("sort", True):
         objects = sort_objects(objects)
+    return objects
+
+
+def run(params, check_mode=False, want_diff=False, read_file=None):
+    """Module body without AnsibleModule; returns the result dict."""
+    objects = load_objects(params)
+    if params.get("state") == "absent":
+        return delete_objects(Applier(params), objects, params, check_mode)
 
     result = {"changed": False, "objects": [], "count": len(objects), "waited": []}
     if params.get("render_path"):
@@ -721,4 +729,57 @@ def run(params, check_mode=False, want_diff=False, read_file=None):
     result["counts"] = counts
     if want_diff and diffs:
         result["diff"] = diffs
+    return result
+
+
+def delete_objects(applier, objects, params, check_mode=False):
+    """Delete objects in reverse install order and wait until they are gone.
+
+    Webhook configurations go first (their backends are being removed),
+    then custom resources, built-in kinds, CRDs and Namespaces last. Kinds in
+    ``keep_kinds`` are left alone; objects whose type is no longer served
+    (their CRD is gone) count as deleted.
+    """
+    keep = set(params.get("keep_kinds") or [])
+    result = {"changed": False, "objects": [], "count": 0, "waited": []}
+    gone_wait = []
+    for obj in reversed(sort_objects(objects)) if params.get("sort", True) else objects:
+        if obj["kind"] in keep:
+            continue
+        result["count"] += 1
+        ref = object_ref(obj)
+        try:
+            path, dummy = applier.path(obj, params.get("namespace"))
+        except K8sApplyError:
+            result["objects"].append({"ref": ref, "result": "absent"})
+            continue
+        if applier.get(path, metadata_only=True) is None:
+            result["objects"].append({"ref": ref, "result": "absent"})
+            continue
+        result["changed"] = True
+        result["objects"].append({"ref": ref, "result": "deleted"})
+        if check_mode:
+            continue
+        try:
+            applier.request("DELETE", path, body={"propagationPolicy": "Background"})
+        except ApiException as exc:
+            if exc.status != 404:
+                raise K8sApplyError("cannot delete %s at %s: %s" % (ref, applier.endpoint, _api_error(exc)))
+        gone_wait.append((ref, path))
+    if params.get("wait") and gone_wait and not check_mode:
+        deadline = time.time() + (params.get("wait_timeout") or 300)
+        pending = gone_wait
+        while pending:
+            pending = [(ref, path) for ref, path in pending if applier.get(path, metadata_only=True) is not None]
+            if pending and time.time() >= deadline:
+                raise K8sApplyError("timed out waiting for the deletion of: %s. Look for finalizers "
+                                    "(kubectl get -o yaml) whose controller is already gone."
+                                    % ", ".join(ref for ref, dummy in pending))
+            if pending:
+                time.sleep(1)
+        result["waited"] = [ref for ref, dummy in gone_wait]
+    counts = {}
+    for entry in result["objects"]:
+        counts[entry["result"]] = counts.get(entry["result"], 0) + 1
+    result["counts"] = counts
     return result

@@ -37,6 +37,23 @@ description:
   - Connection options fall back to the C(K8S_AUTH_*) environment variables
     like C(kubernetes.core); set them once with C(module_defaults).
 options:
+  state:
+    description:
+      - V(present) applies the objects.
+      - V(absent) deletes them in reverse install order (webhook
+        configurations first, Namespaces and CRDs last), skipping the kinds in
+        O(keep_kinds); with O(wait=true) it waits until they are gone.
+        Objects already gone, or whose CRD is gone, count as deleted.
+    type: str
+    choices: [present, absent]
+    default: present
+  keep_kinds:
+    description:
+      - With O(state=absent), kinds that are never deleted, for example
+        C(PersistentVolumeClaim), C(Secret) and C(Namespace) to keep data.
+    type: list
+    elements: str
+    default: []
   src:
     description:
       - Multi-document YAML files to apply, in order. Each item is a path or a
@@ -176,6 +193,13 @@ attributes:
 """
 
 EXAMPLES = r"""
+- name: Remove a release but keep its data (PVCs, Secrets, Namespaces)
+  mlops.stack.k8s_apply:
+    state: absent
+    src: [/srv/gitops/kserve/upstream.yaml, /srv/gitops/kserve/resources.yaml]
+    keep_kinds: [PersistentVolumeClaim, Secret, Namespace]
+    wait: true
+
 - name: Install cert-manager from a verified release manifest
   mlops.stack.k8s_apply:
     src:
@@ -244,6 +268,8 @@ def _read(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            keep_kinds=dict(type="list", elements="str", default=[]),
             src=dict(type="list", elements="raw", default=[]),
             definition=dict(type="raw"),
             include_kinds=dict(type="list", elements="str", default=[]),

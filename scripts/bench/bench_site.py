@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Benchmark: playbooks/site.yml vs `kubectl apply --server-side` of the same
+objects, on the local control plane (issue: site playbooks).
+
+Measures, on two fresh control planes started one after the other:
+  A. kubectl apply --server-side of the render.yml output: first apply, re-apply
+  B. ansible-playbook playbooks/site.yml: first converge, no-op re-run
+and prints wall times, the ratios B/A and the per-role split of B
+(ansible.posix.profile_roles). Bootstrap steps go to real local servers.
+
+Usage: .venv/bin/python scripts/bench/bench_site.py [--keep-dir DIR]
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.cluster import Cluster  # noqa: E402
+from tests.k8s.site_env import site_inventory  # noqa: E402
+from tests.servers.mlflow import start_mlflow  # noqa: E402
+from tests.servers.postgres import start_postgres  # noqa: E402
+from tests.servers.s3 import start_s3  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ROLE_LINE = re.compile(r"^(\S+)\s+-+\s+([0-9.]+)s$")
+
+
+def timed(cmd, env=None):
+    full_env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), **(env or {}))
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=str(ROOT), env=full_env, capture_output=True, text=True, check=False)
+    took = time.monotonic() - t0
+    if proc.returncode != 0:
+        sys.exit("command failed (%s): %s\n%s\n%s" % (proc.returncode, " ".join(map(str, cmd)),
+                                                      proc.stdout[-3000:], proc.stderr[-3000:]))
+    return took, proc.stdout
+
+
+def role_times(stdout):
+    out = {}
+    for line in stdout.splitlines():
+        m = ROLE_LINE.match(line.strip())
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def playbook(name, inv, *extra, profile=False):
+    env = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles"} if profile else {}
+    return timed([str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / name), "-i", str(inv)] + list(extra),
+                 env=env)
+
+
+def kubectl_apply(cluster, render_dir):
+    files = []
+    for comp in sorted(p for p in render_dir.iterdir() if p.is_dir() and p.name != "apps"):
+        # upstream*.yaml hold the CRDs and namespaces the rest needs.
+        files += sorted(comp.glob("upstream*.yaml")) + sorted(comp.glob("resources.yaml"))
+    cmd = [str(BIN / "kubectl"), "--kubeconfig", cluster.kubeconfig, "apply", "--server-side",
+           "--force-conflicts", "--field-manager", "bench"]
+    for f in files:
+        cmd += ["-f", str(f)]
+    # Custom resources need their CRDs Established first: apply until clean.
+    t0 = time.monotonic()
+    for attempt in range(10):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode == 0:
+            break
+        time.sleep(2)
+    else:
+        sys.exit("kubectl apply failed:\n" + proc.stderr[-3000:])
+    return time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keep-dir")
+    args = ap.parse_args()
+    work = Path(args.keep_dir or tempfile.mkdtemp(prefix="mlops-bench-site-"))
+    work.mkdir(parents=True, exist_ok=True)
+    s3 = start_s3(work / "s3")
+    pg = start_postgres(work / "pg")
+    mlflow = start_mlflow(work / "mlflow", pg, s3=s3, workers=1)
+    results = {}
+    try:
+        # A: kubectl on a fresh control plane.
+        cl = Cluster.up(work / "cluster-a", name="bench-a")
+        try:
+            inv = site_inventory(work / "inv-a.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
+            render = work / "render"
+            shutil.rmtree(render, ignore_errors=True)
+            results["render"], _ = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)
+            results["kubectl_first"] = kubectl_apply(cl, render)
+            results["kubectl_noop"] = kubectl_apply(cl, render)
+        finally:
+            cl.down()
+        # B: site.yml on another fresh control plane.
+        cl = Cluster.up(work / "cluster-b", name="bench-b")
+        try:
+            inv = site_inventory(work / "inv-b.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
+            results["site_first"], out1 = playbook("site.yml", inv, profile=True)
+            results["site_noop"], out2 = playbook("site.yml", inv, profile=True)
+        finally:
+            cl.down()
+    finally:
+        mlflow.stop()
+        pg.stop()
+        s3.stop()
+    print("\n| run | wall time (s) | kubectl (s) | ratio |")
+    print("|---|---|---|---|")
+    print("| first converge | %.1f | %.1f | %.2f |" % (results["site_first"], results["kubectl_first"],
+                                                        results["site_first"] / results["kubectl_first"]))
+    print("| no-op re-run | %.1f | %.1f | %.2f |" % (results["site_noop"], results["kubectl_noop"],
+                                                      results["site_noop"] / results["kubectl_noop"]))
+    print("| render.yml (no cluster) | %.1f | - | - |" % results["render"])
+    first, noop = role_times(out1), role_times(out2)
+    print("\n| role | first converge (s) | no-op re-run (s) |")
+    print("|---|---|---|")
+    for role in sorted(set(first) | set(noop), key=lambda r: -noop.get(r, 0)):
+        print("| %s | %.1f | %.1f |" % (role, first.get(role, 0), noop.get(role, 0)))
+    if not args.keep_dir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
