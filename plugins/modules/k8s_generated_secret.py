@@ -229,7 +229,7 @@ def main():
         after = masked_state(name, namespace, plan["data"], plan["all_labels"], plan["all_annotations"], changes)
         result["diff"] = dict(before=before, after=after)
     if p["return_values"]:
-        result["secret_data"] = plan["data"]
+        result["secret_data"] = dict(sorted(plan["data"].items()))
     # The result never contains a value unless return_values is set (and the
     # caller then uses no_log on the task), so the generic no_log filter,
     # which would also mask innocuous strings such as a database name given

@@ -65,10 +65,20 @@ def _converge_twice(cluster, extra, secrets_to_check):
     before = {name: _secret(cluster, ns, name) for name in secrets_to_check}
     second = _converge(cluster, extra)
     assert second.rc == 0, second.explain()
-    assert second.changed() == 0, "second converge changed something:\n" + second.explain()
+    assert second.changed() == 0, "second converge changed: %s\n%s" % (_changed_tasks(second), second.explain())
     after = {name: _secret(cluster, ns, name) for name in secrets_to_check}
     assert before == after, "Secrets changed between runs"
     return first, second
+
+
+def _changed_tasks(result):
+    out = []
+    for play in result.data.get("plays", []):
+        for task in play.get("tasks", []):
+            res = task["hosts"].get("localhost", {})
+            if res.get("changed") or any(r.get("changed") for r in res.get("results", []) if isinstance(r, dict)):
+                out.append((task["task"]["name"], res.get("diff") or [r.get("diff") for r in res.get("results", [])]))
+    return out
 
 
 def _namespace():
