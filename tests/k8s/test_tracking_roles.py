@@ -247,9 +247,12 @@ def test_minio_external_mode_writes_secret_only(k8s_cluster, s3_server):
     ns = _namespace()
     extra = {"tracking_roles": ["minio"], "mlops_namespace": ns, "mlops_object_store": "external",
              "minio_external_endpoint_url": s3_server.endpoint_url,
-             "minio_external_access_key": s3_server.access_key,
-             "minio_external_secret_key": s3_server.secret_key,
+             "minio_external_credentials_secret": "my-s3-keys",
              "minio_buckets": ["ext-%s" % ns], "minio_versioned_buckets": []}
+    k8s_cluster.kubectl("create", "namespace", ns)
+    k8s_cluster.kubectl("-n", ns, "create", "secret", "generic", "my-s3-keys",
+                        "--from-literal=AWS_ACCESS_KEY_ID=%s" % s3_server.access_key,
+                        "--from-literal=AWS_SECRET_ACCESS_KEY=%s" % s3_server.secret_key)
     try:
         _converge_twice(k8s_cluster, extra, ["mlops-s3"])
         s3 = _secret(k8s_cluster, ns, "mlops-s3")
