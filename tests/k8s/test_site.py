@@ -38,8 +38,11 @@ def _changed_hosts(result):
 
 
 def _stack_objects(cluster):
-    out = cluster.kubectl("get", "all,configmaps,ingresses,networkpolicies,poddisruptionbudgets,"
-                          "serviceaccounts,roles,rolebindings", "-A", "-l", STACK_LABEL, "-o", "json")
+    # Explicit kinds: the "all" category would include the deleted Knative
+    # types from kubectl's discovery cache.
+    out = cluster.kubectl("get", "deployments,statefulsets,daemonsets,services,jobs,configmaps,ingresses,"
+                          "networkpolicies,poddisruptionbudgets,serviceaccounts,roles,rolebindings",
+                          "-A", "-l", STACK_LABEL, "-o", "json")
     return json.loads(out.stdout)["items"]
 
 
