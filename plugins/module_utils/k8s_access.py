@@ -64,6 +64,7 @@ def _import_kubernetes():
             K8S_IMPORT_ERROR = traceback.format_exc()
     return HAS_KUBERNETES
 
+
 LOCALHOST = "127.0.0.1"
 
 #: Argument-spec fragment: ``argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)``.

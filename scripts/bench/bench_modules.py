@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark: wall time of a no-op ansible-playbook run of each bootstrap module
 next to its peer module, against the same real servers on 127.0.0.1.
 
@@ -17,6 +17,7 @@ Pairs:
   ansible.builtin.ping             (the floor: a playbook that does nothing)
 """
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-import tests.conftest  # noqa: E402,F401  (collection symlink under build/)
+importlib.import_module("tests.conftest")  # creates the collection symlink under build/
 from tests.playbook import run_playbook, write_playbook  # noqa: E402
 from tests.servers.postgres import start_postgres  # noqa: E402
 
@@ -108,7 +109,7 @@ def main():
             for pb, label in ((ours_pb, ours_name), (peer_pb, peer_name)):
                 if pb is None:
                     continue
-                for _ in range(2):
+                for dummy in range(2):
                     res = run_playbook(pb)
                     if res.rc != 0:
                         raise SystemExit("%s failed on setup:\n%s" % (label, res.explain()))

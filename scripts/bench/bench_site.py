@@ -97,7 +97,7 @@ def main():
             inv = site_inventory(work / "inv-a.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             render = work / "render"
             shutil.rmtree(render, ignore_errors=True)
-            results["render"], _ = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)
+            results["render"] = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)[0]
             results["kubectl_first"] = kubectl_apply(cl, render)
             results["kubectl_noop"] = kubectl_apply(cl, render)
         finally:
@@ -116,10 +116,9 @@ def main():
         s3.stop()
     print("\n| run | wall time (s) | kubectl (s) | ratio |")
     print("|---|---|---|---|")
-    print("| first converge | %.1f | %.1f | %.2f |" % (results["site_first"], results["kubectl_first"],
-                                                        results["site_first"] / results["kubectl_first"]))
-    print("| no-op re-run | %.1f | %.1f | %.2f |" % (results["site_noop"], results["kubectl_noop"],
-                                                      results["site_noop"] / results["kubectl_noop"]))
+    for label, ours, peer in (("first converge", "site_first", "kubectl_first"),
+                              ("no-op re-run", "site_noop", "kubectl_noop")):
+        print("| %s | %.1f | %.1f | %.2f |" % (label, results[ours], results[peer], results[ours] / results[peer]))
     print("| render.yml (no cluster) | %.1f | - | - |" % results["render"])
     first, noop = role_times(out1), role_times(out2)
     print("\n| role | first converge (s) | no-op re-run (s) |")

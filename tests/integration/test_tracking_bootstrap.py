@@ -91,8 +91,8 @@ def test_postgresql_bootstrap_creates_database_and_owner(tmp_path, pg_server):
     pg = pg_server
     db, user, password = _uniq("mlflow").replace("-", "_"), _uniq("mlflow").replace("-", "_"), secrets.token_hex(16)
     extensions = ["pg_trgm"] if "pg_trgm" in _available(pg) else []
-    play = _role_play(tmp_path, "postgresql", "bootstrap", _pg_vars(pg, db, user, password,
-                                                                   postgresql_extensions=extensions))
+    role_vars = _pg_vars(pg, db, user, password, postgresql_extensions=extensions)
+    play = _role_play(tmp_path, "postgresql", "bootstrap", role_vars)
     first, dummy = _run_twice(play)
     assert first.changed() >= 1
     owner = pg.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (db,))

@@ -140,9 +140,11 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
 def test_gpu_pod_scheduled_only_with_toleration(k8s_cluster, k8s_namespace):
     k8s_cluster.apply_server_side([gpu_pod(k8s_namespace, "with-toleration", True),
                                    gpu_pod(k8s_namespace, "without-toleration", False)])
-    p = wait_for("GPU pod scheduled and Running", lambda: (
-        lambda x: x if (x.get("status") or {}).get("phase") == "Running" else None)(
-            get(k8s_cluster, "pod", "with-toleration", "-n", k8s_namespace)))
+    def running_pod():
+        pod = get(k8s_cluster, "pod", "with-toleration", "-n", k8s_namespace)
+        return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+
+    p = wait_for("GPU pod scheduled and Running", running_pod)
     assert p["spec"]["nodeName"] in k8s_cluster.gpu_nodes
 
     def unschedulable():
@@ -187,6 +189,7 @@ def test_kserve_crd_established_and_custom_resource_accepted(k8s_cluster, k8s_na
         pytest.skip("upstream manifest mirror not present: %s" % KSERVE_CRDS)
     k8s_cluster.apply_server_side(str(KSERVE_CRDS), field_manager="mlops-stack")
     # (kubectl wait errors out while a fresh CRD has no status yet: poll.)
+
     def established(name):
         crd = get(k8s_cluster, "crd", name)
         return any(c["type"] == "Established" and c["status"] == "True"

@@ -196,7 +196,7 @@ def test_gpu_predictor_pod_lands_on_inventory_gpu_node(converged, k8s_cluster, k
                        env=_env(k8s_cluster))
     assert res.rc == 0, res.explain()
     node = ""
-    for _ in range(60):
+    for dummy in range(60):
         pod = _kjson(k8s_cluster, "-n", k8s_namespace, "get", "pod", "gpu-probe")
         node = pod["spec"].get("nodeName") or ""
         if node:

@@ -31,7 +31,7 @@ def load_docs(paths):
 def crd_schemas(docs):
     """Map (group/version, kind) -> openAPIV3Schema for every CRD version."""
     out = {}
-    for _, doc in docs:
+    for dummy, doc in docs:
         if doc.get("kind") != "CustomResourceDefinition":
             continue
         spec = doc["spec"]
@@ -69,7 +69,7 @@ def main(argv=None):
     files = sorted(p for p in Path(args.render_dir).rglob("*.yaml") if p.name != "kustomization.yaml")
     docs = list(load_docs(files))
     schemas = crd_schemas(docs)
-    custom = {(d.get("apiVersion"), d["kind"]) for _, d in docs if _is_custom(d.get("apiVersion", ""))}
+    custom = {(d.get("apiVersion"), d["kind"]) for dummy, d in docs if _is_custom(d.get("apiVersion", ""))}
     if custom - set(schemas) and Path(args.crds).is_dir():
         # CRDs the render does not carry itself (e.g. a Certificate when
         # cert-manager is not rendered): take them from the mirror.

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Runs once, when the data directory is initialised (docker-entrypoint-initdb.d).
 # Creates the application role and database and the requested extensions.
 # Values come from the environment (Secrets); psql variables quote them.

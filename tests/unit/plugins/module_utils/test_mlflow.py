@@ -85,14 +85,14 @@ def test_plan_noop():
 
 def test_plan_restore_and_tags():
     cur = experiment_view(dict(EXP, lifecycle_stage="deleted"))
-    acts, _ = plan(cur, desired(tags={"team": "ai", "new": "1"}))
+    acts, dummy = plan(cur, desired(tags={"team": "ai", "new": "1"}))
     assert [a["op"] for a in acts] == ["restore", "set_tag", "set_tag"]
     assert [a.get("key") for a in acts[1:]] == ["new", "team"]
 
 
 def test_plan_purge_keeps_system_tags():
     cur = experiment_view(dict(EXP, tags=EXP["tags"] + [{"key": "old", "value": "1"}]))
-    acts, _ = plan(cur, desired(tags={"team": "ml"}, purge_tags=True))
+    acts, dummy = plan(cur, desired(tags={"team": "ml"}, purge_tags=True))
     assert acts == [dict(op="delete_tag", key="old")]
 
 
@@ -112,7 +112,7 @@ def test_plan_absent():
 def test_predicted_view():
     cur = experiment_view(dict(EXP, lifecycle_stage="deleted"))
     d = desired(tags={"team": "ai"}, purge_tags=True)
-    acts, _ = plan(cur, d)
+    acts, dummy = plan(cur, d)
     after = predicted_view(cur, d, acts)
     assert after["lifecycle_stage"] == "active" and after["tags"] == {"team": "ai", "mlflow.note.content": "x"}
     assert cur["tags"]["team"] == "ml"  # input not mutated
