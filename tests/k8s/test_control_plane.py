@@ -140,6 +140,7 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
 def test_gpu_pod_scheduled_only_with_toleration(k8s_cluster, k8s_namespace):
     k8s_cluster.apply_server_side([gpu_pod(k8s_namespace, "with-toleration", True),
                                    gpu_pod(k8s_namespace, "without-toleration", False)])
+
     def running_pod():
         pod = get(k8s_cluster, "pod", "with-toleration", "-n", k8s_namespace)
         return pod if (pod.get("status") or {}).get("phase") == "Running" else None
