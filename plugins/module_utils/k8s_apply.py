@@ -32,9 +32,13 @@ __metaclass__ = type
 import copy
 import hashlib
 import json
+import os
 import re
+import tempfile
+import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.mlops.stack.plugins.module_utils.image import ImageRefError, mirror_image
 
@@ -52,19 +56,13 @@ except ImportError:  # pragma: no cover
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-K8S_IMPORT_ERROR = None
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
-    HAS_KUBERNETES = True
-except ImportError:  # pragma: no cover
-    HAS_KUBERNETES = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
-
-    class ApiException(Exception):  # type: ignore
-        status = None
-        body = None
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
+    ApiError,
+    K8sConfigError,
+    K8sConnectionError,
+    client_from_params,
+    describe_config,
+)
 
 
 class K8sApplyError(Exception):
@@ -153,6 +151,38 @@ def load_documents(text, source="<string>"):
         else:
             out.append(doc)
     return out
+
+
+def load_documents_cached(raw, source, digest, cache_dir):
+    """:func:`load_documents` through a JSON cache keyed by the file's sha256.
+
+    Upstream release files are large (KServe's CRDs: 2.3 MB) and PyYAML
+    builds Python objects slowly (about 2 s for that file); the same
+    content read back from JSON takes about 40 ms. The cache is written
+    only when the JSON round trip gives back exactly what YAML gave (no
+    timestamps or non-string keys), so a hit can never change an object.
+    """
+    cache_file = os.path.join(cache_dir, "%s.json" % digest)
+    try:
+        with open(cache_file) as fh:
+            return json.load(fh)
+    except (IOError, OSError, ValueError):
+        pass
+    docs = load_documents(raw.decode("utf-8"), source)
+    try:
+        text = json.dumps(docs)
+        if json.loads(text) != docs:
+            return docs
+        if not os.path.isdir(cache_dir):
+            os.makedirs(cache_dir)
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".parse-")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, cache_file)  # atomic: concurrent runs never read half a file
+    except (TypeError, ValueError, IOError, OSError):
+        pass  # a cache that cannot be written only costs time
+    return docs
 
 
 def dump_documents(objects):
@@ -377,7 +407,8 @@ def workload_ready(obj):
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    if status.get("observedGeneration", 0) < meta.get("generation", 0):
+    # Jobs have no status.observedGeneration.
+    if kind != "Job" and status.get("observedGeneration", 0) < meta.get("generation", 0):
         return False, "controller has not observed generation %s yet" % meta.get("generation")
     if kind == "Deployment":
         replicas = spec.get("replicas", 1)
@@ -401,10 +432,23 @@ def workload_ready(obj):
         if status.get("readyReplicas", 0) < replicas:
             return False, "%s/%s replicas ready" % (status.get("readyReplicas", 0), replicas)
         return True, "ready"
+    if kind == "Job":
+        for cond in status.get("conditions") or []:
+            if cond.get("status") == "True" and cond.get("type") == "Complete":
+                return True, "complete"
+        return False, "%s succeeded, %s failed" % (status.get("succeeded", 0), status.get("failed", 0))
     return True, "no readiness check for %s" % kind
 
 
-WAIT_KINDS = frozenset(["CustomResourceDefinition", "Deployment", "DaemonSet", "StatefulSet"])
+WAIT_KINDS = frozenset(["CustomResourceDefinition", "Deployment", "DaemonSet", "StatefulSet", "Job"])
+
+
+def job_failed(obj):
+    """The message of a Job's Failed condition (waiting longer cannot help), else None."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True":
+            return "%s: %s" % (cond.get("reason") or "Failed", cond.get("message") or "")
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -412,77 +456,61 @@ WAIT_KINDS = frozenset(["CustomResourceDefinition", "Deployment", "DaemonSet", "
 # --------------------------------------------------------------------------
 
 def _api_error(exc):
-    """Short message from an ApiException (the Status message when JSON)."""
-    body = getattr(exc, "body", None)
-    try:
-        data = json.loads(body)
-        return "%s %s: %s" % (exc.status, data.get("reason", ""), data.get("message", ""))
-    except (TypeError, ValueError):
-        return "%s %s" % (getattr(exc, "status", ""), (body or str(exc))[:500])
+    """Short message from an ApiError (the Status message when JSON)."""
+    return exc.status_message()
 
 
 class Applier(object):
     """One API client, cached discovery, apply/get/wait."""
 
     def __init__(self, params):
-        if not HAS_KUBERNETES:
-            raise K8sApplyError("the Python 'kubernetes' library is required (pip install 'kubernetes<37'): %s"
-                                % (K8S_IMPORT_ERROR or "").strip().splitlines()[-1])
         self.params = params
-        self.api = self._client(params)
+        try:
+            self.api = client_from_params(params)
+        except K8sConfigError as exc:
+            raise K8sApplyError("cannot load the Kubernetes configuration (%s): %s. "
+                                "Set kubeconfig/context (or K8S_AUTH_KUBECONFIG / K8S_AUTH_CONTEXT)."
+                                % (describe_config(params), exc))
         self.manager = params.get("field_manager") or "mlops-stack"
         self._resources = {}  # group/version -> {kind: (plural, namespaced)}
-        self.endpoint = self.api.configuration.host
+        self.endpoint = self.api.host
 
-    @staticmethod
-    def _client(p):
+    def clone(self):
+        """An Applier for another thread: its own connection, shared discovery."""
+        other = copy.copy(self)
+        other.api = self.api.clone()
+        return other
+
+    def map(self, func, objects):
+        """``[func(applier, obj) for obj in objects]``, up to ``workers`` at a time."""
+        workers = min(int(self.params.get("workers") or 1), len(objects))
+        if workers <= 1:
+            return [func(self, obj) for obj in objects]
+        local = threading.local()
+        clones = []
+
+        def call(obj):
+            if not hasattr(local, "applier"):
+                local.applier = self.clone()
+                clones.append(local.applier)
+            return func(local.applier, obj)
+
+        pool = ThreadPoolExecutor(max_workers=workers)
         try:
-            if p.get("host") or p.get("api_key"):
-                cfg = k8s_client.Configuration()
-                if p.get("kubeconfig") or p.get("context"):
-                    k8s_config.load_kube_config(config_file=p.get("kubeconfig"), context=p.get("context"),
-                                                client_configuration=cfg)
-                if p.get("host"):
-                    cfg.host = p["host"]
-                if p.get("api_key"):
-                    cfg.api_key = {"authorization": "Bearer " + p["api_key"]}
-            else:
-                cfg = k8s_client.Configuration()
-                try:
-                    k8s_config.load_kube_config(config_file=p.get("kubeconfig"), context=p.get("context"),
-                                                client_configuration=cfg)
-                except Exception:  # pylint: disable=broad-except
-                    if p.get("kubeconfig") or p.get("context"):
-                        raise
-                    k8s_config.load_incluster_config(client_configuration=cfg)
-            if p.get("validate_certs") is not None:
-                cfg.verify_ssl = p["validate_certs"]
-            for opt, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
-                if p.get(opt):
-                    setattr(cfg, attr, p[opt])
-            return k8s_client.ApiClient(cfg)
-        except Exception as exc:  # pylint: disable=broad-except
-            raise K8sApplyError("cannot load the Kubernetes configuration (kubeconfig=%s, context=%s): %s. "
-                                "Set kubeconfig/context (or K8S_AUTH_KUBECONFIG / K8S_AUTH_CONTEXT)."
-                                % (p.get("kubeconfig") or "default", p.get("context") or "current", exc))
+            return list(pool.map(call, objects))
+        finally:
+            pool.shutdown(wait=True)
+            for clone in clones:
+                if clone.api is not self.api:
+                    clone.api.close()
 
     # ---- raw requests -------------------------------------------------
     def request(self, method, path, query=None, body=None, content_type=None, accept="application/json"):
-        headers = {"Accept": accept}
-        if content_type:
-            headers["Content-Type"] = content_type
         try:
-            resp = self.api.call_api(path, method, query_params=query or [], header_params=headers,
-                                     body=body, auth_settings=["BearerToken"], _preload_content=False,
-                                     _return_http_data_only=True,
-                                     _request_timeout=self.params.get("request_timeout") or 60)
-        except ApiException:
-            raise
-        except Exception as exc:  # pylint: disable=broad-except
+            return self.api.request(method, path, query=query, body=body, content_type=content_type, accept=accept)
+        except K8sConnectionError as exc:
             raise K8sApplyError("cannot reach the Kubernetes API at %s (%s %s): %s. Check kubeconfig/context "
                                 "and that the API server is up." % (self.endpoint, method, path, exc))
-        data = resp.data
-        return json.loads(data) if data else {}
 
     # ---- discovery ----------------------------------------------------
     def resources(self, api_version, refresh=False):
@@ -491,7 +519,7 @@ class Applier(object):
         path = "/api/v1" if api_version == "v1" else "/apis/%s" % api_version
         try:
             data = self.request("GET", path)
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 404:
                 self._resources[api_version] = {}
                 return {}
@@ -544,7 +572,7 @@ class Applier(object):
                   if metadata_only else "application/json")
         try:
             return self.request("GET", path, accept=accept)
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status == 404:
                 return None
             raise K8sApplyError("cannot read %s from %s: %s" % (path, self.endpoint, _api_error(exc)))
@@ -557,7 +585,7 @@ class Applier(object):
             query.append(("dryRun", "All"))
         try:
             return self.request("PATCH", path, query=query, body=obj, content_type="application/apply-patch+yaml")
-        except ApiException as exc:
+        except ApiError as exc:
             raise K8sApplyError("server-side apply of %s to %s failed: %s"
                                 % (object_ref(obj), self.endpoint, _api_error(exc)))
 
@@ -575,6 +603,12 @@ class Applier(object):
                     ok, reason = crd_established(current), "not Established"
                 else:
                     ok, reason = workload_ready(current)
+                    failed = job_failed(current) if obj["kind"] == "Job" else None
+                    if failed:
+                        raise K8sApplyError("%s failed (%s). Read its pod logs (kubectl logs job/%s -n %s), fix "
+                                            "the cause, delete the Job and run again."
+                                            % (object_ref(obj), failed, obj["metadata"]["name"],
+                                               (current.get("metadata") or {}).get("namespace", "")))
                 if ok:
                     waited.append(object_ref(obj))
                 else:
@@ -605,13 +639,15 @@ def load_objects(params):
         except (IOError, OSError) as exc:
             raise K8sApplyError("cannot read manifest file %s: %s" % (path, exc))
         want = normalize_checksum(src.get("checksum"))
-        if want:
-            got = sha256_text(raw)
-            if got != want:
-                raise K8sApplyError("checksum mismatch for %s: expected sha256 %s, file has %s. The file is "
-                                    "corrupt or not the pinned release; re-download it or fix the checksum."
-                                    % (path, want, got))
-        objects.extend(load_documents(raw.decode("utf-8"), path))
+        got = sha256_text(raw) if (want or params.get("parse_cache")) else None
+        if want and got != want:
+            raise K8sApplyError("checksum mismatch for %s: expected sha256 %s, file has %s. The file is "
+                                "corrupt or not the pinned release; re-download it or fix the checksum."
+                                % (path, want, got))
+        if params.get("parse_cache"):
+            objects.extend(load_documents_cached(raw, path, got, params["parse_cache"]))
+        else:
+            objects.extend(load_documents(raw.decode("utf-8"), path))
     definition = params.get("definition")
     if isinstance(definition, dict):
         definition = [definition]
@@ -641,6 +677,44 @@ def load_objects(params):
     return objects
 
 
+def _apply_one(applier, obj, phase, ctx):
+    """Apply one object; what happened, for :func:`run` to collect."""
+    check_mode, want_diff = ctx["check_mode"], ctx["want_diff"]
+    ref = object_ref(obj)
+    out = {"obj": obj, "path": None, "after": None, "changed": False, "diff": None, "created_namespace": False}
+    if check_mode and phase >= PHASE_CUSTOM and (api_group(obj["apiVersion"]), obj["kind"]) in ctx["crds_in_batch"]:
+        try:
+            path, ns = applier.path(obj, applier.params.get("namespace"))
+        except K8sApplyError:
+            out.update(entry={"ref": ref, "result": "created (CRD not installed yet)"}, changed=True)
+            return out
+    else:
+        path, ns = applier.path(obj, applier.params.get("namespace"),
+                                wait_seconds=ctx["wait_timeout"] if phase >= PHASE_CUSTOM and ctx["crd_pending"] else 0)
+    out["path"] = path
+    body = obj
+    if ns and not (obj.get("metadata") or {}).get("namespace"):
+        body = deep_merge(obj, {"metadata": {"namespace": ns}})
+    full_before = check_mode or want_diff
+    if check_mode and ns in ctx["namespaces_created"]:
+        before, after = None, body
+    else:
+        before = applier.get(path, metadata_only=not full_before)
+        after = applier.apply(path, body, dry_run=check_mode)
+    if check_mode or want_diff:
+        changed = before is None or strip_volatile(before) != strip_volatile(after)
+    else:
+        changed = apply_changed((before or {}).get("metadata") if before is not None else None,
+                                after.get("metadata"), applier.manager)
+    state = "created" if before is None else ("configured" if changed else "unchanged")
+    out.update(entry={"ref": ref, "result": state}, after=after, changed=changed,
+               created_namespace=obj["kind"] == "Namespace" and before is None)
+    if changed and want_diff:
+        out["diff"] = {"before_header": ref, "after_header": ref,
+                       "before": strip_volatile(before) if before else {}, "after": strip_volatile(after)}
+    return out
+
+
 def run(params, check_mode=False, want_diff=False, read_file=None):
     """Module body without AnsibleModule; returns the result dict."""
     objects = load_objects(params)
@@ -663,60 +737,47 @@ def run(params, check_mode=False, want_diff=False, read_file=None):
     crd_wait, workload_wait = [], []
     crds_in_batch = set()
     namespaces_created = set()
-    crds_waited = False
     wait_timeout = params.get("wait_timeout") or 300
+    entries = []
+    # Objects of one install phase do not depend on each other, so they go
+    # to the API server concurrently (a no-op server-side apply of a large
+    # release is mostly waiting for the server); phases stay in order.
+    phases = []
     for obj in objects:
         phase = install_phase(obj)
+        if not phases or phases[-1][0] != phase:
+            phases.append((phase, []))
+        phases[-1][1].append(obj)
+    crds_waited = False
+    for phase, batch in phases:
         if phase >= PHASE_CUSTOM and crd_wait and not crds_waited and not check_mode:
             result["waited"].extend(applier.wait_ready(crd_wait, wait_timeout))
             crds_waited = True
-        ref = object_ref(obj)
-        if check_mode and phase >= PHASE_CUSTOM and (api_group(obj["apiVersion"]), obj["kind"]) in crds_in_batch:
-            try:
-                path, ns = applier.path(obj, params.get("namespace"))
-            except K8sApplyError:
-                result["objects"].append({"ref": ref, "result": "created (CRD not installed yet)"})
+        context = {"check_mode": check_mode, "want_diff": want_diff, "wait_timeout": wait_timeout,
+                   "crds_in_batch": frozenset(crds_in_batch), "namespaces_created": frozenset(namespaces_created),
+                   "crd_pending": bool(crd_wait)}
+        for outcome in applier.map(lambda ap, obj: _apply_one(ap, obj, phase, context), batch):
+            entries.append(outcome)
+            obj, path = outcome["obj"], outcome["path"]
+            if outcome["created_namespace"]:
+                namespaces_created.add(obj["metadata"]["name"])
+            if obj["kind"] == "CustomResourceDefinition":
+                spec = obj.get("spec") or {}
+                crds_in_batch.add((spec.get("group"), (spec.get("names") or {}).get("kind")))
+            if outcome["diff"]:
+                diffs.append(outcome["diff"])
+            if outcome["changed"]:
                 result["changed"] = True
+            after = outcome["after"]
+            if after is None:
                 continue
-        else:
-            path, ns = applier.path(obj, params.get("namespace"),
-                                    wait_seconds=wait_timeout if phase >= PHASE_CUSTOM and crd_wait else 0)
-        body = obj
-        if ns and not (obj.get("metadata") or {}).get("namespace"):
-            body = deep_merge(obj, {"metadata": {"namespace": ns}})
-        full_before = check_mode or want_diff
-        if check_mode and ns in namespaces_created:
-            before = None
-        else:
-            before = applier.get(path, metadata_only=not full_before)
-        if check_mode and ns in namespaces_created:
-            after = body
-        else:
-            after = applier.apply(path, body, dry_run=check_mode)
-        if check_mode or want_diff:
-            changed = before is None or strip_volatile(before) != strip_volatile(after)
-        else:
-            changed = apply_changed((before or {}).get("metadata") if before is not None else None,
-                                    after.get("metadata"), applier.manager)
-        if obj["kind"] == "Namespace" and before is None:
-            namespaces_created.add(obj["metadata"]["name"])
-        if obj["kind"] == "CustomResourceDefinition":
-            spec = obj.get("spec") or {}
-            crds_in_batch.add((spec.get("group"), (spec.get("names") or {}).get("kind")))
-        state = "created" if before is None else ("configured" if changed else "unchanged")
-        result["objects"].append({"ref": ref, "result": state})
-        if changed:
-            result["changed"] = True
-            if want_diff:
-                diffs.append({"before_header": ref, "after_header": ref,
-                              "before": strip_volatile(before) if before else {},
-                              "after": strip_volatile(after)})
-        if obj["kind"] == "CustomResourceDefinition" and not crd_established(after):
-            # Always waited for: custom resources (in this call or the next
-            # task) need the CRD Established.
-            crd_wait.append((obj, path))
-        elif params.get("wait") and obj["kind"] in WAIT_KINDS and not workload_ready(after)[0]:
-            workload_wait.append((obj, path))
+            if obj["kind"] == "CustomResourceDefinition" and not crd_established(after):
+                # Always waited for: custom resources (in this call or the next
+                # task) need the CRD Established.
+                crd_wait.append((obj, path))
+            elif params.get("wait") and obj["kind"] in WAIT_KINDS and not workload_ready(after)[0]:
+                workload_wait.append((obj, path))
+    result["objects"] = [e["entry"] for e in entries]
     if not check_mode:
         if crd_wait and not crds_waited:
             result["waited"].extend(applier.wait_ready(crd_wait, wait_timeout))
@@ -730,6 +791,42 @@ def run(params, check_mode=False, want_diff=False, read_file=None):
     if want_diff and diffs:
         result["diff"] = diffs
     return result
+
+
+def read_objects(params):
+    """One object by name, or a filtered list: dict(resources, api_found)."""
+    applier = Applier(params)
+    probe = {"apiVersion": params.get("api_version") or "v1", "kind": params["kind"],
+             "metadata": {"name": params.get("name") or "x", "namespace": params.get("namespace")}}
+    found = applier.resources(probe["apiVersion"]).get(probe["kind"])
+    if not found:
+        return {"resources": [], "api_found": False}
+    plural, namespaced = found
+    base = "/api/v1" if probe["apiVersion"] == "v1" else "/apis/%s" % probe["apiVersion"]
+    ns = params.get("namespace") if namespaced else None
+    if namespaced and params.get("name") and not ns:
+        raise K8sApplyError("%s is namespaced: set namespace to read %s" % (params["kind"], params["name"]))
+    collection = "%s/namespaces/%s/%s" % (base, ns, plural) if ns else "%s/%s" % (base, plural)
+    if params.get("name"):
+        obj = applier.get("%s/%s" % (collection, params["name"]))
+        items = [obj] if obj else []
+    else:
+        query = []
+        if params.get("label_selectors"):
+            query.append(("labelSelector", ",".join(params["label_selectors"])))
+        if params.get("field_selectors"):
+            query.append(("fieldSelector", ",".join(params["field_selectors"])))
+        try:
+            data = applier.request("GET", collection, query=query)
+        except ApiError as exc:
+            raise K8sApplyError("cannot list %s %s at %s: %s" % (probe["apiVersion"], params["kind"],
+                                                                 applier.endpoint, _api_error(exc)))
+        items = data.get("items") or []
+        # List items carry no apiVersion/kind; k8s_info callers expect them.
+        for item in items:
+            item.setdefault("apiVersion", probe["apiVersion"])
+            item.setdefault("kind", params["kind"])
+    return {"resources": items, "api_found": True}
 
 
 def delete_objects(applier, objects, params, check_mode=False):
@@ -762,7 +859,7 @@ def delete_objects(applier, objects, params, check_mode=False):
             continue
         try:
             applier.request("DELETE", path, body={"propagationPolicy": "Background"})
-        except ApiException as exc:
+        except ApiError as exc:
             if exc.status != 404:
                 raise K8sApplyError("cannot delete %s at %s: %s" % (ref, applier.endpoint, _api_error(exc)))
         gone_wait.append((ref, path))

@@ -5,8 +5,8 @@
 
 Used by ``mlops.stack.k8s_generated_secret``. The planning part
 (:func:`plan_secret`) is pure and unit-tested with plain dicts; only
-:class:`SecretClient` talks to the API server through the ``kubernetes``
-Python client.
+:class:`SecretClient` talks to the API server through the collection's REST
+client (module_utils/k8s_client.py).
 
 Rules (the Secret contract of docs/CONVENTIONS.md):
 
@@ -25,20 +25,15 @@ __metaclass__ = type
 import base64
 import secrets
 import string
-import traceback
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
-
-K8S_IMPORT_ERROR = None
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
-    HAS_KUBERNETES = True
-except ImportError:  # pragma: no cover - exercised only without the library
-    HAS_KUBERNETES = False
-    K8S_IMPORT_ERROR = traceback.format_exc()
-    ApiException = Exception
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (  # noqa: F401 (re-exported)
+    K8S_CONNECTION_ARGUMENT_SPEC,
+    ApiError,
+    K8sConfigError,
+    K8sConnectionError,
+    client_from_params,
+    describe_config,
+)
 
 CHARSETS = {
     # Safe in URLs, connection strings, shell and INI files without quoting.
@@ -221,61 +216,21 @@ def masked_state(name, namespace, data, labels=None, annotations=None, changes=N
 # API access
 # --------------------------------------------------------------------------
 
-#: Connection options shared with kubernetes.core (same names and env vars).
-K8S_CONNECTION_ARGUMENT_SPEC = dict(
-    kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"],
-                        fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-)
-
-
 def api_client_from_params(params):
-    """A kubernetes ApiClient from kubeconfig/context or host/api_key."""
-    if not HAS_KUBERNETES:
-        raise SecretError(missing_required_lib("kubernetes") + ": %s"
-                          % (K8S_IMPORT_ERROR or "").strip().splitlines()[-1])
+    """The REST client for kubeconfig/context or host/api_key."""
     try:
-        if params.get("host") and not params.get("kubeconfig"):
-            cfg = k8s_client.Configuration()
-            cfg.host = params["host"]
-            if params.get("api_key"):
-                cfg.api_key = {"authorization": "Bearer " + params["api_key"]}
-            if params.get("validate_certs") is not None:
-                cfg.verify_ssl = params["validate_certs"]
-            if params.get("ca_cert"):
-                cfg.ssl_ca_cert = params["ca_cert"]
-            return k8s_client.ApiClient(cfg)
-        try:
-            cfg = k8s_client.Configuration()
-            k8s_config.load_kube_config(config_file=params.get("kubeconfig"), context=params.get("context"),
-                                        client_configuration=cfg)
-        except k8s_config.ConfigException:
-            if params.get("kubeconfig") or params.get("context"):
-                raise
-            k8s_config.load_incluster_config(client_configuration=cfg)
-        if params.get("validate_certs") is not None:
-            cfg.verify_ssl = params["validate_certs"]
-        if params.get("ca_cert"):
-            cfg.ssl_ca_cert = params["ca_cert"]
-        return k8s_client.ApiClient(cfg)
-    except SecretError:
-        raise
-    except Exception as exc:  # pylint: disable=broad-except
-        raise SecretError("cannot load the Kubernetes configuration (kubeconfig=%s, context=%s): %s. Set "
-                          "kubeconfig/context (or K8S_AUTH_KUBECONFIG/K8S_AUTH_CONTEXT) to a reachable cluster."
-                          % (params.get("kubeconfig") or "default", params.get("context") or "current", exc))
+        return client_from_params(params)
+    except K8sConfigError as exc:
+        raise SecretError("cannot load the Kubernetes configuration (%s): %s. Set kubeconfig/context (or "
+                          "K8S_AUTH_KUBECONFIG/K8S_AUTH_CONTEXT) to a reachable cluster." % (describe_config(params), exc))
 
 
 class SecretClient(object):
     """Read, create and patch one Secret."""
 
     def __init__(self, api_client):
-        self.core = k8s_client.CoreV1Api(api_client)
-        self.host = api_client.configuration.host
+        self.api = api_client
+        self.host = api_client.host
 
     def _fail(self, action, namespace, name, exc):
         status = getattr(exc, "status", None)
@@ -286,25 +241,31 @@ class SecretClient(object):
             hint = " Does namespace %s exist? Create it first." % namespace
         elif status == 409:
             hint = " The Secret changed while this task ran; run it again."
-        reason = getattr(exc, "reason", None) or exc
-        detail = "%s %s" % (status, reason) if status else reason
+        detail = exc.status_message() if isinstance(exc, ApiError) else str(exc)
         return SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host, detail, hint))
+
+    @staticmethod
+    def _path(namespace, name=None):
+        path = "/api/v1/namespaces/%s/secrets" % namespace
+        return path + "/" + name if name else path
 
     def read(self, name, namespace):
         """None when absent, else dict(data, labels, annotations, type, resource_version)."""
         try:
-            obj = self.core.read_namespaced_secret(name, namespace)
-        except Exception as exc:  # pylint: disable=broad-except
-            if isinstance(exc, ApiException) and getattr(exc, "status", None) == 404:
+            obj = self.api.request("GET", self._path(namespace, name))
+        except ApiError as exc:
+            if exc.status == 404:
                 return None
             raise self._fail("read", namespace, name, exc)
-        meta = obj.metadata
+        except K8sConnectionError as exc:
+            raise self._fail("read", namespace, name, exc)
+        meta = obj.get("metadata") or {}
         return {
-            "data": decode_data(obj.data),
-            "labels": dict(meta.labels or {}),
-            "annotations": dict(meta.annotations or {}),
-            "type": obj.type,
-            "resource_version": meta.resource_version,
+            "data": decode_data(obj.get("data")),
+            "labels": dict(meta.get("labels") or {}),
+            "annotations": dict(meta.get("annotations") or {}),
+            "type": obj.get("type"),
+            "resource_version": meta.get("resourceVersion"),
         }
 
     def create(self, name, namespace, data, labels, annotations, secret_type):
@@ -320,11 +281,13 @@ class SecretClient(object):
         if annotations:
             body["metadata"]["annotations"] = annotations
         try:
-            self.core.create_namespaced_secret(namespace, body)
-        except Exception as exc:  # pylint: disable=broad-except
+            self.api.request("POST", self._path(namespace), body=body)
+        except (ApiError, K8sConnectionError) as exc:
             raise self._fail("create", namespace, name, exc)
 
     def patch(self, name, namespace, resource_version, patch_data, labels, annotations):
+        # A merge patch carrying resourceVersion: the API server rejects it
+        # with 409 when the Secret changed since it was read.
         body = {"metadata": {"resourceVersion": resource_version}}
         if labels:
             body["metadata"]["labels"] = labels
@@ -333,6 +296,7 @@ class SecretClient(object):
         if patch_data:
             body["data"] = dict((k, encode_value(v)) for k, v in patch_data.items())
         try:
-            self.core.patch_namespaced_secret(name, namespace, body)
-        except Exception as exc:  # pylint: disable=broad-except
+            self.api.request("PATCH", self._path(namespace, name), body=body,
+                             content_type="application/merge-patch+json")
+        except (ApiError, K8sConnectionError) as exc:
             raise self._fail("update", namespace, name, exc)

@@ -76,28 +76,8 @@ options:
       - Return the resulting key/value pairs in RV(secret_data). Set C(no_log=true) on the task.
     type: bool
     default: false
-  kubeconfig:
-    description: Path to a kubeconfig file. Defaults to C(K8S_AUTH_KUBECONFIG), then C(~/.kube/config), then in-cluster.
-    type: path
-  context:
-    description: Kubeconfig context to use (C(K8S_AUTH_CONTEXT)).
-    type: str
-  host:
-    description: API server URL, used with O(api_key) when no kubeconfig is given (C(K8S_AUTH_HOST)).
-    type: str
-  api_key:
-    description: Bearer token for O(host) (C(K8S_AUTH_API_KEY)).
-    type: str
-  validate_certs:
-    description: Verify the API server's certificate (C(K8S_AUTH_VERIFY_SSL)).
-    type: bool
-    aliases: [verify_ssl]
-  ca_cert:
-    description: CA bundle for the API server (C(K8S_AUTH_SSL_CA_CERT)).
-    type: path
-    aliases: [ssl_ca_cert]
-requirements:
-  - kubernetes (Python client)
+extends_documentation_fragment:
+  - mlops.stack.k8s_auth
 attributes:
   check_mode:
     support: full

@@ -118,7 +118,53 @@ def test_readiness():
     assert ka.workload_ready(ds)[0]
 
 
+def test_job_readiness():
+    # A Job has metadata.generation but never status.observedGeneration.
+    job = {"kind": "Job", "metadata": {"name": "migrate", "generation": 1}, "status": {"active": 1}}
+    assert ka.workload_ready(job) == (False, "0 succeeded, 0 failed")
+    assert ka.job_failed(job) is None
+    job["status"] = {"succeeded": 1, "conditions": [
+        {"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}
+    assert ka.workload_ready(job) == (True, "complete")
+    failed = {"kind": "Job", "status": {"failed": 6, "conditions": [
+        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the limit"}]}}
+    assert not ka.workload_ready(failed)[0]
+    assert ka.job_failed(failed) == "BackoffLimitExceeded: Job has reached the limit"
+    assert "Job" in ka.WAIT_KINDS
+
+
 def test_strip_volatile():
     obj = {"kind": "X", "status": {"a": 1}, "metadata": {"name": "n", "resourceVersion": "5", "managedFields": [],
                                                          "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}
     assert ka.strip_volatile(obj) == {"kind": "X", "metadata": {"name": "n"}}
+
+
+def test_parse_cache_round_trip(tmp_path):
+    src = tmp_path / "release.yaml"
+    src.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: '1'}\n---\n"
+                   "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: n}}\n")
+    cache = tmp_path / "cache"
+    params = {"src": [str(src)], "parse_cache": str(cache)}
+    first = ka.load_objects(params)
+    files = list(cache.iterdir())
+    assert [f.name for f in files] == [ka.sha256_text(src.read_bytes()) + ".json"]
+    assert ka.load_objects(params) == first == ka.load_objects({"src": [str(src)]})
+    # A hit is read from the cache, not the YAML (proved by editing the cache).
+    data = json.loads(files[0].read_text())
+    data[0]["data"]["k"] = "from-cache"
+    files[0].write_text(json.dumps(data))
+    assert ka.load_objects(params)[1]["data"]["k"] == "from-cache"
+    # A corrupt cache entry is ignored and rewritten.
+    files[0].write_text("{not json")
+    assert ka.load_objects(params) == first
+    assert json.loads(files[0].read_text())[0]["data"]["k"] == "1"
+
+
+def test_parse_cache_skips_content_json_cannot_hold(tmp_path):
+    src = tmp_path / "ts.yaml"
+    # An unquoted timestamp becomes a datetime in YAML and a string in JSON.
+    src.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {when: 2026-11-23}\n")
+    cache = tmp_path / "cache"
+    objs = ka.load_objects({"src": [str(src)], "parse_cache": str(cache)})
+    assert objs[0]["data"]["when"].year == 2026
+    assert not cache.exists() or not list(cache.iterdir())

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """Connection options of module_utils/k8s_client.py (K8S_CONNECTION_ARGUMENT_SPEC)."""
+
+    DOCUMENTATION = r'''
+options:
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file (C(K8S_AUTH_KUBECONFIG)). Without it, C(KUBECONFIG) (a list of
+        files, merged like kubectl does), then C(~/.kube/config), then the in-cluster service account.
+      - Client certificates, tokens, token files, basic auth and C(exec) credential plugins are handled
+        by the collection's own client; C(auth-provider) and C(proxy-url) entries need the
+        C(kubernetes) Python library.
+    type: path
+  context:
+    description: Kubeconfig context to use (C(K8S_AUTH_CONTEXT)); the current context when unset.
+    type: str
+  host:
+    description: API server URL (C(K8S_AUTH_HOST)); overrides the kubeconfig's, or stands alone with O(api_key).
+    type: str
+  api_key:
+    description: Bearer token (C(K8S_AUTH_API_KEY)).
+    type: str
+  validate_certs:
+    description: Verify the API server's certificate (C(K8S_AUTH_VERIFY_SSL)).
+    type: bool
+    aliases: [verify_ssl]
+  ca_cert:
+    description: CA bundle for the API server (C(K8S_AUTH_SSL_CA_CERT)).
+    type: path
+    aliases: [ssl_ca_cert]
+  client_cert:
+    description: Client certificate (C(K8S_AUTH_CERT_FILE)).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description: Client key (C(K8S_AUTH_KEY_FILE)).
+    type: path
+    aliases: [key_file]
+requirements:
+  - PyYAML
+'''

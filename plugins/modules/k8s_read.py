@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_read
+short_description: Read Kubernetes objects quickly (one object or a filtered list)
+version_added: 0.2.0
+author:
+  - mlops.stack contributors (@mlops-stack)
+description:
+  - Reads one object by name, or lists the objects of a kind, like
+    C(kubernetes.core.k8s_info) without waits, and returns them in the same
+    RV(resources) shape.
+  - Uses the collection's own REST client (no C(kubernetes) library import),
+    so one call costs little more than an C(ansible.builtin.ping); roles use
+    it for the reads they do on every run.
+  - A missing object, or a kind the API server does not serve (its CRD is not
+    installed), gives an empty RV(resources), never an error; RV(api_found)
+    tells the two apart.
+options:
+  api_version:
+    description: API version of the objects, such as C(v1) or C(apps/v1).
+    type: str
+    default: v1
+  kind:
+    description: Kind of the objects, such as C(Secret).
+    type: str
+    required: true
+  name:
+    description: Name of the one object to read; all objects of the kind when unset.
+    type: str
+  namespace:
+    description: Namespace of namespaced objects; all namespaces when unset and O(name) is unset.
+    type: str
+  label_selectors:
+    description: Label selectors (C(key=value), C(key!=value), C(key), C(!key)), all of which must match.
+    type: list
+    elements: str
+    default: []
+  field_selectors:
+    description: Field selectors, such as C(status.phase=Running), all of which must match.
+    type: list
+    elements: str
+    default: []
+  request_timeout:
+    description: Timeout in seconds of each API request.
+    type: int
+    default: 60
+extends_documentation_fragment:
+  - mlops.stack.k8s_auth
+attributes:
+  check_mode:
+    description: Reads only, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Reads only; there is never a diff.
+    support: none
+  action_group:
+    description: Use C(group/mlops.stack.k8s) in C(module_defaults) to set the connection options.
+    support: full
+    membership:
+      - mlops.stack.k8s
+notes:
+  - Secrets are returned with their data (base64, as the API gives it); use C(no_log) on such tasks.
+seealso:
+  - module: kubernetes.core.k8s_info
+"""
+
+EXAMPLES = r"""
+- name: Read the stack's S3 Secret
+  mlops.stack.k8s_read:
+    kind: Secret
+    name: mlops-s3
+    namespace: mlops
+  register: s3_secret
+  no_log: true
+
+- name: Find migration Jobs by label
+  mlops.stack.k8s_read:
+    api_version: batch/v1
+    kind: Job
+    namespace: mlops
+    label_selectors:
+      - app.kubernetes.io/instance=mlflow-migration
+
+- name: Is the NVIDIA GPU Operator installed?
+  mlops.stack.k8s_read:
+    api_version: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    name: clusterpolicies.nvidia.com
+  register: gpu_operator
+"""
+
+RETURN = r"""
+resources:
+  description: The objects found (empty when none).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-0"}}]
+api_found:
+  description: Whether the API server serves O(api_version) O(kind).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, read_objects
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import K8S_CONNECTION_ARGUMENT_SPEC
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            api_version=dict(type="str", default="v1"),
+            kind=dict(type="str", required=True),
+            name=dict(type="str"),
+            namespace=dict(type="str"),
+            label_selectors=dict(type="list", elements="str", default=[]),
+            field_selectors=dict(type="list", elements="str", default=[]),
+            request_timeout=dict(type="int", default=60),
+            **K8S_CONNECTION_ARGUMENT_SPEC
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = read_objects(module.params)
+    except K8sApplyError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
