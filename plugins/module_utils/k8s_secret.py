@@ -242,7 +242,9 @@ class SecretClient(object):
         elif status == 409:
             hint = " The Secret changed while this task ran; run it again."
         detail = exc.status_message() if isinstance(exc, ApiError) else str(exc)
-        return SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host, detail, hint))
+        error = SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host, detail, hint))
+        error.status = status
+        return error
 
     @staticmethod
     def _path(namespace, name=None):
@@ -268,7 +270,33 @@ class SecretClient(object):
             "resource_version": meta.get("resourceVersion"),
         }
 
-    def create(self, name, namespace, data, labels, annotations, secret_type):
+    def create_namespace(self, namespace):
+        """Create a bare Namespace; False when it already exists."""
+        try:
+            self.api.request("POST", "/api/v1/namespaces",
+                             body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+            return True
+        except ApiError as exc:
+            if exc.status == 409:
+                return False
+            raise self._fail("create the namespace of", namespace, "-", exc)
+        except K8sConnectionError as exc:
+            raise self._fail("create the namespace of", namespace, "-", exc)
+
+    def create(self, name, namespace, data, labels, annotations, secret_type, create_namespace=False):
+        """Create the Secret; with *create_namespace*, its namespace too when
+        missing. Returns whether the namespace was created."""
+        try:
+            self._create(name, namespace, data, labels, annotations, secret_type)
+            return False
+        except SecretError as exc:
+            if not (create_namespace and getattr(exc, "status", None) == 404):
+                raise
+        created = self.create_namespace(namespace)
+        self._create(name, namespace, data, labels, annotations, secret_type)
+        return created
+
+    def _create(self, name, namespace, data, labels, annotations, secret_type):
         body = {
             "apiVersion": "v1",
             "kind": "Secret",

@@ -71,6 +71,13 @@ options:
     description: Secret type used when the Secret is created (an existing Secret's type is not changed).
     type: str
     default: Opaque
+  create_namespace:
+    description:
+      - Create the namespace (without labels) when it does not exist yet, so a role can create its
+        Secrets before it applies its own objects, the labelled Namespace among them.
+      - Without it, a missing namespace fails the task.
+    type: bool
+    default: false
   return_values:
     description:
       - Return the resulting key/value pairs in RV(secret_data). Set C(no_log=true) on the task.
@@ -148,6 +155,10 @@ secret_data:
   description: All key/value pairs of the Secret after the run (in check mode, what they would be).
   returned: when O(return_values=true)
   type: dict
+namespace_created:
+  description: Whether the task created the namespace (O(create_namespace)).
+  returned: always
+  type: bool
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -175,12 +186,14 @@ def main():
         annotations=dict(type="dict", default={}),
         type=dict(type="str", default="Opaque"),
         return_values=dict(type="bool", default=False),
+        create_namespace=dict(type="bool", default=False),
     )
     argument_spec.update(K8S_CONNECTION_ARGUMENT_SPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
     name, namespace = p["name"], p["namespace"]
 
+    namespace_created = False
     try:
         generate = normalize_generate(p["generate"], p["length"], p["charset"])
         client = SecretClient(api_client_from_params(p))
@@ -188,7 +201,8 @@ def main():
         plan = plan_secret(existing, generate, p["values"], p["labels"], p["annotations"])
         if plan["changed"] and not module.check_mode:
             if plan["create"]:
-                client.create(name, namespace, plan["data"], plan["all_labels"], plan["all_annotations"], p["type"])
+                namespace_created = client.create(name, namespace, plan["data"], plan["all_labels"],
+                                                  plan["all_annotations"], p["type"], p["create_namespace"])
             else:
                 client.patch(name, namespace, existing["resource_version"], plan["patch_data"],
                              plan["labels"], plan["annotations"])
@@ -201,6 +215,7 @@ def main():
         secret=dict(name=name, namespace=namespace, keys=sorted(plan["data"])),
         generated_keys=sorted(k for k, v in changes.items() if v == "generated"),
         updated_keys=sorted(k for k, v in changes.items() if v in ("added", "updated")),
+        namespace_created=namespace_created,
     )
     if module._diff:
         before = {}

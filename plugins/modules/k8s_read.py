@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: k8s_read
 short_description: Read Kubernetes objects quickly (one object or a filtered list)
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - mlops.stack contributors (@mlops-stack)
 description:

@@ -47,9 +47,19 @@ options:
       - Name of the bucket.
       - Must follow the S3 bucket naming rules (3-63 characters, lowercase letters, digits, V(.)
         and V(-), starting and ending with a letter or digit, not an IP address).
+      - Exactly one of O(name) and O(buckets) is required.
     type: str
-    required: true
     aliases: [bucket]
+  buckets:
+    description:
+      - Several buckets in one task, over one S3 client (one module start instead of one per
+        bucket in a loop, which is what a re-run spends its time on).
+      - Each entry takes O(name) and any of O(state), O(force), O(versioning), O(policy), O(tags),
+        O(purge_tags) and O(lifecycle_rules); what an entry leaves unset comes from the
+        task's top-level option.
+      - Results are in RV(results), in the same order.
+    type: list
+    elements: dict
   state:
     description:
       - V(present) creates the bucket if needed and applies the given settings.
@@ -304,21 +314,32 @@ actions:
   type: list
   elements: str
   sample: ["create bucket models", "set versioning of models to Enabled"]
+results:
+  description: With O(buckets), the result of each bucket (C(bucket), C(actions), C(changed)), in order.
+  returned: when O(buckets) is set
+  type: list
+  elements: dict
+  sample: [{"bucket": {"name": "mlflow-artifacts", "exists": true}, "actions": [], "changed": false}]
 '''
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import make_diff
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
 from ansible_collections.mlops.stack.plugins.module_utils.s3 import (
-    BOTO3_IMPORT_ERROR, HAS_BOTO3, LIFECYCLE_RULE_SPEC, S3_CONNECTION_ARGUMENT_SPEC, S3Error,
-    run_bucket, normalize_rules, parse_policy, validate_bucket_name)
+    BOTO3_IMPORT_ERROR, HAS_BOTO3, LIFECYCLE_RULE_SPEC, S3_CONNECTION_ARGUMENT_SPEC, BotoCoreError, S3Error,
+    build_client, classify_error, run_bucket, normalize_rules, parse_policy, validate_bucket_name)
+
+
+BUCKET_OPTIONS = ("state", "force", "versioning", "policy", "tags", "purge_tags", "lifecycle_rules")
 
 
 def argument_spec():
     spec = dict(
-        name=dict(type="str", required=True, aliases=["bucket"]),
+        name=dict(type="str", aliases=["bucket"]),
+        buckets=dict(type="list", elements="dict"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         force=dict(type="bool", default=False),
         versioning=dict(type="bool"),
@@ -336,30 +357,73 @@ def argument_spec():
     return spec
 
 
+def bucket_params(params):
+    """One params dict per bucket: entries of ``buckets``, validated like the
+    top-level options, over the top-level options."""
+    if not params.get("buckets"):
+        return [params]
+    spec = argument_spec()
+    entry_spec = {"name": dict(type="str", required=True, aliases=["bucket"])}
+    for key in BUCKET_OPTIONS:
+        entry_spec[key] = dict((k, v) for k, v in spec[key].items() if k != "default")
+    validator = ArgumentSpecValidator(entry_spec)
+    out = []
+    for index, entry in enumerate(params["buckets"]):
+        checked = validator.validate(entry)
+        if checked.error_messages:
+            raise S3Error("buckets[%d]: %s" % (index, "; ".join(checked.error_messages)))
+        merged = dict(params)
+        merged.pop("buckets")
+        for key, value in checked.validated_parameters.items():
+            if value is not None and key in entry_spec:
+                merged[key] = value
+        out.append(merged)
+    return out
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=[("name", "buckets")], required_one_of=[("name", "buckets")])
     if not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
-    params = module.params
     try:
         # Local validation first: nothing is sent for a bad name/policy/rule.
-        validate_bucket_name(params["name"])
-        parse_policy(params["policy"])
-        normalize_rules(params["lifecycle_rules"])
+        todo = bucket_params(module.params)
+        for params in todo:
+            validate_bucket_name(params["name"])
+            parse_policy(params["policy"])
+            normalize_rules(params["lifecycle_rules"])
     except S3Error as exc:
         module.fail_json(msg=str(exc))
 
-    with service_endpoint(module, params["endpoint_url"]) as url:
+    results = []
+    with service_endpoint(module, module.params["endpoint_url"]) as url:
+        client = None
         try:
-            result = run_bucket(params, url, check_mode=module.check_mode)
+            for params in todo:
+                if client is None:
+                    client = build_client(params, url)
+                results.append(run_bucket(params, url, check_mode=module.check_mode, client=client))
         except S3Error as exc:
-            module.fail_json(msg=str(exc))
-    if module._diff:
-        result["diff"] = make_diff(result.pop("before"), result.pop("after"))
+            module.fail_json(msg=str(exc), results=[public_result(r) for r in results])
+        except (BotoCoreError, ValueError) as exc:
+            module.fail_json(msg=str(classify_error(url, "cannot configure the S3 client", exc)))
+    diffs = [make_diff(r["before"], r["after"], r["bucket"]["name"], r["bucket"]["name"]) for r in results]
+    if module.params.get("buckets"):
+        result = {"changed": any(r["changed"] for r in results),
+                  "results": [public_result(r) for r in results]}
+        if module._diff:
+            result["diff"] = diffs
     else:
-        result.pop("before")
-        result.pop("after")
+        result = public_result(results[0])
+        if module._diff:
+            result["diff"] = make_diff(results[0]["before"], results[0]["after"])
     module.exit_json(**result)
+
+
+def public_result(result):
+    """The module result without the diff views."""
+    return dict((k, v) for k, v in result.items() if k not in ("before", "after"))
 
 
 if __name__ == "__main__":

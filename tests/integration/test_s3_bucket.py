@@ -263,3 +263,30 @@ def test_lifecycle_abort_multipart(tmp_path, srv):
     r = ok(run(tmp_path, srv, name=name, lifecycle_rules=rules))
     assert r["changed"] is False
     assert r["bucket"]["lifecycle_rules"][0]["abort_incomplete_multipart_upload_days"] == 2
+
+
+def test_buckets_list_one_task(tmp_path, srv):
+    """Several buckets in one module call: per-entry settings over the
+    top-level ones, idempotent, and entries validated like options."""
+    names = [bucket_name("many"), bucket_name("many"), bucket_name("many")]
+    buckets = [{"name": names[0], "versioning": True},
+               {"name": names[1], "tags": {"team": "ml"}},
+               {"name": names[2]}]
+    r = ok(run(tmp_path, srv, buckets=buckets, tags={"owner": "platform"}))
+    assert r["changed"] is True
+    assert [x["bucket"]["name"] for x in r["results"]] == names
+    assert all(x["changed"] for x in r["results"])
+    assert all(exists(srv, n) for n in names)
+    client = srv.client()
+    assert client.get_bucket_versioning(Bucket=names[0]).get("Status") == "Enabled"
+    assert "Status" not in client.get_bucket_versioning(Bucket=names[2])
+    # The entry's tags replace the top-level ones for that bucket only.
+    assert r["results"][1]["bucket"]["tags"] == {"team": "ml"}
+    assert r["results"][2]["bucket"]["tags"] == {"owner": "platform"}
+    again = ok(run(tmp_path, srv, buckets=buckets, tags={"owner": "platform"}))
+    assert again["changed"] is False and not any(x["changed"] for x in again["results"])
+    # A wrong entry fails before anything is sent, naming the entry.
+    msg = fails(run(tmp_path, srv, buckets=[{"name": bucket_name("bad")}, {"name": "x", "versoning": True}]))
+    assert "buckets[1]" in msg and "versoning" in msg
+    msg = fails(run(tmp_path, srv, name=names[0], buckets=[{"name": names[1]}]))
+    assert "mutually exclusive" in msg

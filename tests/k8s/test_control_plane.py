@@ -5,6 +5,7 @@ Every check goes through the real kube-apiserver, kube-controller-manager
 kwok only plays the kubelets.
 """
 import json
+import secrets
 import time
 from pathlib import Path
 
@@ -215,3 +216,50 @@ def test_kserve_crd_established_and_custom_resource_accepted(k8s_cluster, k8s_na
     # Re-applying the CRDs changes nothing.
     again = k8s_cluster.apply_server_side(str(KSERVE_CRDS), field_manager="mlops-stack").stdout
     assert "serverside-applied" in again
+
+
+def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
+    """k8s_read (one object, a filtered list, an unserved kind) and
+    k8s_generated_secret's create_namespace, through ansible-playbook."""
+    from tests.playbook import run_playbook, write_playbook
+
+    ns = "read-" + secrets.token_hex(3)
+    tasks = [
+        {"name": "Secret in a new namespace", "mlops.stack.k8s_generated_secret": {
+            "name": "s", "namespace": ns, "generate": ["password"], "create_namespace": True}},
+        {"name": "Again", "mlops.stack.k8s_generated_secret": {
+            "name": "s2", "namespace": ns, "values": {"k": "v"}, "labels": {"app": "x"}, "create_namespace": True}},
+        {"name": "Read one", "register": "one", "mlops.stack.k8s_read": {"kind": "Secret", "name": "s", "namespace": ns}},
+        {"name": "Read missing", "register": "missing",
+         "mlops.stack.k8s_read": {"kind": "Secret", "name": "nope", "namespace": ns}},
+        {"name": "List labelled", "register": "listed",
+         "mlops.stack.k8s_read": {"kind": "Secret", "namespace": ns, "label_selectors": ["app=x"]}},
+        {"name": "Nodes", "register": "nodes", "mlops.stack.k8s_read": {"kind": "Node"}},
+        {"name": "Unserved kind", "register": "unserved", "mlops.stack.k8s_read": {
+            "api_version": "nvidia.com/v1", "kind": "ClusterPolicy"}},
+        {"name": "Namespaced read without namespace", "ignore_errors": True, "mlops.stack.k8s_read": {
+            "kind": "Secret", "name": "s"}},
+    ]
+    play = write_playbook(tmp_path, [{"name": "read", "hosts": "localhost", "gather_facts": False,
+                                      "tasks": tasks}], name="read.yml")
+    env = {"K8S_AUTH_KUBECONFIG": k8s_cluster.kubeconfig, "K8S_AUTH_CONTEXT": k8s_cluster.context}
+    try:
+        res = run_playbook(play, env=env)
+        assert res.rc == 0, res.explain()
+        first = res.task_result("Secret in a new namespace")
+        assert first["changed"] and first["namespace_created"] is True
+        assert res.task_result("Again")["namespace_created"] is False
+        one = res.task_result("Read one")
+        assert [r["metadata"]["name"] for r in one["resources"]] == ["s"] and one["api_found"] is True
+        assert res.task_result("Read missing")["resources"] == []
+        listed = res.task_result("List labelled")["resources"]
+        assert [(r["kind"], r["apiVersion"], r["metadata"]["name"]) for r in listed] == [("Secret", "v1", "s2")]
+        names = sorted(r["metadata"]["name"] for r in res.task_result("Nodes")["resources"])
+        nodes = json.loads(k8s_cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        assert names and names == sorted(n["metadata"]["name"] for n in nodes)
+        unserved = res.task_result("Unserved kind")
+        assert unserved["resources"] == [] and unserved["api_found"] is False
+        bad = res.task_result("Namespaced read without namespace")
+        assert bad["failed"] and "set namespace" in bad["msg"]
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
