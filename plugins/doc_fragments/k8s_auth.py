@@ -45,6 +45,10 @@ options:
     description: Client key (C(K8S_AUTH_KEY_FILE)).
     type: path
     aliases: [key_file]
+  request_timeout:
+    description: Timeout in seconds of each API request.
+    type: int
+    default: 60
 requirements:
   - PyYAML
 '''

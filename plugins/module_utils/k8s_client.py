@@ -66,6 +66,7 @@ K8S_CONNECTION_ARGUMENT_SPEC = dict(
     client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
     client_key=dict(type="path", aliases=["key_file"], no_log=False,
                     fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    request_timeout=dict(type="int", default=60),
 )
 
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

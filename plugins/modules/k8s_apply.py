@@ -156,10 +156,6 @@ options:
         as one multi-document YAML file to this path instead of applying
         them (GitOps rendering). No cluster access.
     type: path
-  request_timeout:
-    description: Timeout in seconds of each API request.
-    type: int
-    default: 60
 extends_documentation_fragment:
   - mlops.stack.k8s_auth
 requirements:
@@ -167,8 +163,8 @@ requirements:
 notes:
   - Files in O(src) are read on the host the module runs on; roles run it on
     the controller (C(connection=local)) where they cache the downloads.
-  - Secrets can be applied too, but their data is returned in the diff; use
-    C(kubernetes.core.k8s) with C(no_log) for secrets.
+  - Secrets can be applied too, but with C(--diff) their data is returned in
+    the diff; set C(no_log) on tasks that apply Secrets.
 seealso:
   - module: kubernetes.core.k8s
 attributes:
@@ -277,7 +273,6 @@ def main():
             render_path=dict(type="path"),
             parse_cache=dict(type="path"),
             workers=dict(type="int", default=4),
-            request_timeout=dict(type="int", default=60),
             **K8S_CONNECTION_ARGUMENT_SPEC
         ),
         supports_check_mode=True,

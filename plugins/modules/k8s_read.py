@@ -48,10 +48,6 @@ options:
     type: list
     elements: str
     default: []
-  request_timeout:
-    description: Timeout in seconds of each API request.
-    type: int
-    default: 60
 extends_documentation_fragment:
   - mlops.stack.k8s_auth
 attributes:
@@ -124,7 +120,6 @@ def main():
             namespace=dict(type="str"),
             label_selectors=dict(type="list", elements="str", default=[]),
             field_selectors=dict(type="list", elements="str", default=[]),
-            request_timeout=dict(type="int", default=60),
             **K8S_CONNECTION_ARGUMENT_SPEC
         ),
         supports_check_mode=True,
