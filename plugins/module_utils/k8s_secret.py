@@ -26,8 +26,7 @@ import base64
 import secrets
 import string
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (  # noqa: F401 (re-exported)
-    K8S_CONNECTION_ARGUMENT_SPEC,
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
     ApiError,
     K8sConfigError,
     K8sConnectionError,

@@ -162,9 +162,9 @@ namespace_created:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import K8S_CONNECTION_ARGUMENT_SPEC
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
     CHARSETS,
-    K8S_CONNECTION_ARGUMENT_SPEC,
     SecretClient,
     SecretError,
     api_client_from_params,
