@@ -161,6 +161,10 @@ extends_documentation_fragment:
 requirements:
   - PyYAML (with libyaml for speed)
 notes:
+  - When the task runs on the controller with C(connection=local) (no C(become), no task C(environment)),
+    the collection's action plugin runs this module's code in Ansible's worker process instead of starting
+    a new Python process, which saves about 0.4 s per task. Set the environment variable
+    C(MLOPS_STACK_IN_PROCESS=0) to always run it as a normal module.
   - Files in O(src) are read on the host the module runs on; roles run it on
     the controller (C(connection=local)) where they cache the downloads.
   - Secrets can be applied too, but with C(--diff) their data is returned in
@@ -250,31 +254,36 @@ def _read(path):
         return fh.read()
 
 
+def argument_spec():
+    """The module's options (also used by the action plugin that runs it in-process)."""
+    return dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        keep_kinds=dict(type="list", elements="str", default=[]),
+        src=dict(type="list", elements="raw", default=[]),
+        definition=dict(type="raw"),
+        include_kinds=dict(type="list", elements="str", default=[]),
+        exclude=dict(type="list", elements="dict", default=[]),
+        overrides=dict(type="list", elements="dict", default=[]),
+        overrides_missing_ok=dict(type="bool", default=False),
+        image_registry=dict(type="str", default=""),
+        image_keep_domain=dict(type="bool", default=False),
+        labels=dict(type="dict", default={}),
+        namespace=dict(type="str"),
+        sort=dict(type="bool", default=True),
+        field_manager=dict(type="str", default="mlops-stack"),
+        force_conflicts=dict(type="bool", default=True),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+        render_path=dict(type="path"),
+        parse_cache=dict(type="path"),
+        workers=dict(type="int", default=4),
+        **K8S_CONNECTION_ARGUMENT_SPEC
+    )
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            keep_kinds=dict(type="list", elements="str", default=[]),
-            src=dict(type="list", elements="raw", default=[]),
-            definition=dict(type="raw"),
-            include_kinds=dict(type="list", elements="str", default=[]),
-            exclude=dict(type="list", elements="dict", default=[]),
-            overrides=dict(type="list", elements="dict", default=[]),
-            overrides_missing_ok=dict(type="bool", default=False),
-            image_registry=dict(type="str", default=""),
-            image_keep_domain=dict(type="bool", default=False),
-            labels=dict(type="dict", default={}),
-            namespace=dict(type="str"),
-            sort=dict(type="bool", default=True),
-            field_manager=dict(type="str", default="mlops-stack"),
-            force_conflicts=dict(type="bool", default=True),
-            wait=dict(type="bool", default=False),
-            wait_timeout=dict(type="int", default=300),
-            render_path=dict(type="path"),
-            parse_cache=dict(type="path"),
-            workers=dict(type="int", default=4),
-            **K8S_CONNECTION_ARGUMENT_SPEC
-        ),
+        argument_spec=argument_spec(),
         supports_check_mode=True,
     )
     try:

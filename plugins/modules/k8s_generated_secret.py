@@ -98,6 +98,10 @@ attributes:
     membership:
       - mlops.stack.k8s
 notes:
+  - When the task runs on the controller with C(connection=local) (no C(become), no task C(environment)),
+    the collection's action plugin runs this module's code in Ansible's worker process instead of starting
+    a new Python process, which saves about 0.4 s per task. Set the environment variable
+    C(MLOPS_STACK_IN_PROCESS=0) to always run it as a normal module.
   - Only text values are managed; a key holding binary data makes the module fail rather than guess.
 """
 
@@ -174,8 +178,9 @@ from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
 )
 
 
-def main():
-    argument_spec = dict(
+def argument_spec():
+    """The module's options (also used by the action plugin that runs it in-process)."""
+    spec = dict(
         name=dict(type="str", required=True),
         namespace=dict(type="str", default="default"),
         generate=dict(type="list", elements="raw", default=[]),
@@ -188,26 +193,25 @@ def main():
         return_values=dict(type="bool", default=False),
         create_namespace=dict(type="bool", default=False),
     )
-    argument_spec.update(K8S_CONNECTION_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    p = module.params
-    name, namespace = p["name"], p["namespace"]
+    spec.update(K8S_CONNECTION_ARGUMENT_SPEC)
+    return spec
 
+
+def ensure(p, check_mode=False, diff=False):
+    """The module's work; the result dict (raises SecretError)."""
+    name, namespace = p["name"], p["namespace"]
     namespace_created = False
-    try:
-        generate = normalize_generate(p["generate"], p["length"], p["charset"])
-        client = SecretClient(api_client_from_params(p))
-        existing = client.read(name, namespace)
-        plan = plan_secret(existing, generate, p["values"], p["labels"], p["annotations"])
-        if plan["changed"] and not module.check_mode:
-            if plan["create"]:
-                namespace_created = client.create(name, namespace, plan["data"], plan["all_labels"],
-                                                  plan["all_annotations"], p["type"], p["create_namespace"])
-            else:
-                client.patch(name, namespace, existing["resource_version"], plan["patch_data"],
-                             plan["labels"], plan["annotations"])
-    except SecretError as exc:
-        module.fail_json(msg=str(exc))
+    generate = normalize_generate(p["generate"], p["length"], p["charset"])
+    client = SecretClient(api_client_from_params(p))
+    existing = client.read(name, namespace)
+    plan = plan_secret(existing, generate, p["values"], p["labels"], p["annotations"])
+    if plan["changed"] and not check_mode:
+        if plan["create"]:
+            namespace_created = client.create(name, namespace, plan["data"], plan["all_labels"],
+                                              plan["all_annotations"], p["type"], p["create_namespace"])
+        else:
+            client.patch(name, namespace, existing["resource_version"], plan["patch_data"],
+                         plan["labels"], plan["annotations"])
 
     changes = plan["changes"]
     result = dict(
@@ -217,7 +221,7 @@ def main():
         updated_keys=sorted(k for k, v in changes.items() if v in ("added", "updated")),
         namespace_created=namespace_created,
     )
-    if module._diff:
+    if diff:
         before = {}
         if existing is not None:
             before = masked_state(name, namespace, existing["data"], existing["labels"], existing["annotations"])
@@ -228,14 +232,27 @@ def main():
     # The result never contains a value unless return_values is set (and the
     # caller then uses no_log on the task), so the generic no_log filter,
     # which would also mask innocuous strings such as a database name given
-    # in values, is replaced by a masked invocation.
+    # in values, is replaced by a masked invocation (see kept_no_log_values).
     masked_params = dict(p)
     masked_params["values"] = dict((k, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") for k in p["values"] or {})
     if masked_params.get("api_key"):
         masked_params["api_key"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     result["invocation"] = dict(module_args=masked_params)
-    for value in (p["values"] or {}).values():
-        module.no_log_values.discard(str(value))
+    return result
+
+
+def kept_no_log_values(params, no_log_values):
+    """The no_log strings to scrub from the result: not the given values."""
+    return set(no_log_values) - set(str(v) for v in (params.get("values") or {}).values())
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    try:
+        result = ensure(module.params, check_mode=module.check_mode, diff=module._diff)
+    except SecretError as exc:
+        module.fail_json(msg=str(exc))
+    module.no_log_values.intersection_update(kept_no_log_values(module.params, module.no_log_values))
     module.exit_json(**result)
 
 

@@ -263,3 +263,51 @@ def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
         assert bad["failed"] and "set namespace" in bad["msg"]
     finally:
         k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_in_process_and_module_paths_agree(k8s_cluster, tmp_path):
+    """The action plugins run k8s_apply/k8s_read/k8s_generated_secret in the
+    controller process; MLOPS_STACK_IN_PROCESS=0 runs the modules the usual
+    way. Both must give the same results and failures."""
+    from tests.playbook import run_playbook, write_playbook
+
+    ns = "inproc-" + secrets.token_hex(3)
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": ns}, "data": {"k": "v"}}
+    tasks = [
+        {"name": "Secret", "mlops.stack.k8s_generated_secret": {
+            "name": "s", "namespace": ns, "create_namespace": True, "generate": ["password"],
+            "values": {"dbname": "mlflow"}, "return_values": True}},
+        {"name": "Apply", "mlops.stack.k8s_apply": {"definition": [cm], "wait": True}},
+        {"name": "Read", "mlops.stack.k8s_read": {"kind": "ConfigMap", "namespace": ns, "name": "cm"}},
+        {"name": "Bad option", "ignore_errors": True, "mlops.stack.k8s_read": {"kind": "ConfigMap", "bogus": 1}},
+        {"name": "Bad object", "ignore_errors": True, "mlops.stack.k8s_apply": {
+            "definition": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}]}},
+    ]
+    play = write_playbook(tmp_path, [{"name": "p", "hosts": "localhost", "gather_facts": False, "tasks": tasks}],
+                          name="inproc.yml")
+    base = {"K8S_AUTH_KUBECONFIG": k8s_cluster.kubeconfig, "K8S_AUTH_CONTEXT": k8s_cluster.context}
+    try:
+        runs = {}
+        for mode in ("1", "0", "1"):
+            res = run_playbook(play, env=dict(base, MLOPS_STACK_IN_PROCESS=mode))
+            assert res.rc == 0, res.explain()
+            runs.setdefault(mode, []).append(res)
+        first_in, module_run, second_in = runs["1"][0], runs["0"][0], runs["1"][1]
+        assert first_in.task_result("Secret")["changed"] and first_in.task_result("Apply")["changed"]
+        for res in (module_run, second_in):
+            assert not res.task_result("Secret")["changed"] and not res.task_result("Apply")["changed"]
+        for name in ("Secret", "Apply", "Read"):
+            a, b = module_run.task_result(name), second_in.task_result(name)
+            keys = set(a) - {"invocation", "_ansible_no_log", "warnings", "deprecations"}
+            assert {k: a[k] for k in keys} == {k: b.get(k) for k in keys}, name
+        data = second_in.task_result("Secret")["secret_data"]
+        # The Secret's own values are not scrubbed from the result (tasks that
+        # ask for return_values use no_log), in either path.
+        assert data["dbname"] == "mlflow" and len(data["password"]) == 32
+        for res in (module_run, second_in):
+            bad = res.task_result("Bad option")
+            assert bad["failed"] and "bogus" in bad["msg"]
+            bad = res.task_result("Bad object")
+            assert bad["failed"] and "metadata.name" in bad["msg"]
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)

@@ -1,0 +1,21 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+"""Runs mlops.stack.k8s_read in the controller's worker process when the
+task is local (plugin_utils/in_process.py says why and when)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, read_objects
+from ansible_collections.mlops.stack.plugins.modules.k8s_read import argument_spec
+from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
+
+
+class ActionModule(InProcessAction):
+    ARGUMENT_SPEC = argument_spec()
+    FAILURE_EXCEPTIONS = (K8sApplyError,)
+
+    def run_module(self, params, check_mode, diff):
+        return dict(read_objects(params), changed=False)
