@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -29,6 +30,16 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.plugins.action import ActionBase
 
 DISABLE_ENV = "MLOPS_STACK_IN_PROCESS"
+
+
+def plain(args):
+    """Task arguments as plain Python types, as a module receives them.
+
+    Templated values carry Ansible's tagged str/dict/list subclasses, which
+    libraries such as PyYAML's C dumper refuse; a JSON round trip (what the
+    module path does) turns them back into str, dict and list.
+    """
+    return json.loads(json.dumps(args, default=str))
 
 
 class InProcessAction(ActionBase):
@@ -66,7 +77,7 @@ class InProcessAction(ActionBase):
         if not self.in_process():
             result.update(self._execute_module(module_name=self._task.resolved_action, task_vars=task_vars))
             return result
-        checked = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_KWARGS).validate(dict(self._task.args))
+        checked = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_KWARGS).validate(plain(self._task.args))
         if checked.error_messages:
             result.update(failed=True, msg="Unsupported parameters or invalid values: %s"
                           % "; ".join(checked.error_messages))

@@ -279,6 +279,11 @@ def test_in_process_and_module_paths_agree(k8s_cluster, tmp_path):
             "values": {"dbname": "mlflow"}, "return_values": True}},
         {"name": "Apply", "mlops.stack.k8s_apply": {"definition": [cm], "wait": True}},
         {"name": "Read", "mlops.stack.k8s_read": {"kind": "ConfigMap", "namespace": ns, "name": "cm"}},
+        # Templated values are tagged str subclasses in the controller; the
+        # YAML dumper of render mode must still take them.
+        {"name": "Render", "mlops.stack.k8s_apply": {
+            "definition": [dict(cm, metadata={"name": "cm", "namespace": ns, "labels": {"app": "{{ 'x' ~ 'y' }}"}})],
+            "render_path": str(tmp_path / "rendered.yaml")}},
         {"name": "Bad option", "ignore_errors": True, "mlops.stack.k8s_read": {"kind": "ConfigMap", "bogus": 1}},
         {"name": "Bad object", "ignore_errors": True, "mlops.stack.k8s_apply": {
             "definition": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"namespace": ns}}]}},
@@ -300,6 +305,7 @@ def test_in_process_and_module_paths_agree(k8s_cluster, tmp_path):
             a, b = module_run.task_result(name), second_in.task_result(name)
             keys = set(a) - {"invocation", "_ansible_no_log", "warnings", "deprecations"}
             assert {k: a[k] for k in keys} == {k: b.get(k) for k in keys}, name
+        assert "app: xy" in (tmp_path / "rendered.yaml").read_text()
         data = second_in.task_result("Secret")["secret_data"]
         # The Secret's own values are not scrubbed from the result (tasks that
         # ask for return_values use no_log), in either path.
