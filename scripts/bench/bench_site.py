@@ -8,12 +8,18 @@ Measures, on two fresh control planes started one after the other:
 and prints wall times, the ratios B/A and the per-role split of B
 (ansible.posix.profile_roles). Bootstrap steps go to real local servers.
 
-Usage: .venv/bin/python scripts/bench/bench_site.py [--keep-dir DIR]
+The no-op runs are repeated (--repeat, default 3) for both sides and the
+median is reported, with every sample: one run right after a converge
+catches the control plane still reconciling, which swings either side by
+a factor of two on a 2-CPU machine.
+
+Usage: .venv/bin/python scripts/bench/bench_site.py [--keep-dir DIR] [--repeat N]
 """
 import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +89,7 @@ def kubectl_apply(cluster, render_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--keep-dir")
+    ap.add_argument("--repeat", type=int, default=3, help="no-op runs per side (median reported)")
     args = ap.parse_args()
     work = Path(args.keep_dir or tempfile.mkdtemp(prefix="mlops-bench-site-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -90,6 +97,7 @@ def main():
     pg = start_postgres(work / "pg")
     mlflow = start_mlflow(work / "mlflow", pg, s3=s3, workers=1)
     results = {}
+    samples = {}
     try:
         # A: kubectl on a fresh control plane.
         cl = Cluster.up(work / "cluster-a", name="bench-a")
@@ -99,7 +107,7 @@ def main():
             shutil.rmtree(render, ignore_errors=True)
             results["render"] = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)[0]
             results["kubectl_first"] = kubectl_apply(cl, render)
-            results["kubectl_noop"] = kubectl_apply(cl, render)
+            samples["kubectl_noop"] = [kubectl_apply(cl, render) for _ in range(args.repeat)]
         finally:
             cl.down()
         # B: site.yml on another fresh control plane.
@@ -107,13 +115,20 @@ def main():
         try:
             inv = site_inventory(work / "inv-b.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             results["site_first"], out1 = playbook("site.yml", inv, profile=True)
-            results["site_noop"], out2 = playbook("site.yml", inv, profile=True)
+            samples["site_noop"] = []
+            for _ in range(args.repeat):
+                took, out2 = playbook("site.yml", inv, profile=True)
+                samples["site_noop"].append(took)
         finally:
             cl.down()
     finally:
         mlflow.stop()
         pg.stop()
         s3.stop()
+    for key, values in samples.items():
+        results[key] = statistics.median(values)
+    print("no-op samples: site.yml %s, kubectl %s" % (
+        ", ".join("%.1f" % v for v in samples["site_noop"]), ", ".join("%.1f" % v for v in samples["kubectl_noop"])))
     print("\n| run | wall time (s) | kubectl (s) | ratio |")
     print("|---|---|---|---|")
     for label, ours, peer in (("first converge", "site_first", "kubectl_first"),
