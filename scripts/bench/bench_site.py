@@ -107,7 +107,7 @@ def main():
             shutil.rmtree(render, ignore_errors=True)
             results["render"] = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)[0]
             results["kubectl_first"] = kubectl_apply(cl, render)
-            samples["kubectl_noop"] = [kubectl_apply(cl, render) for _ in range(args.repeat)]
+            samples["kubectl_noop"] = [kubectl_apply(cl, render) for dummy in range(args.repeat)]
         finally:
             cl.down()
         # B: site.yml on another fresh control plane.
@@ -116,7 +116,7 @@ def main():
             inv = site_inventory(work / "inv-b.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             results["site_first"], out1 = playbook("site.yml", inv, profile=True)
             samples["site_noop"] = []
-            for _ in range(args.repeat):
+            for dummy in range(args.repeat):
                 took, out2 = playbook("site.yml", inv, profile=True)
                 samples["site_noop"].append(took)
         finally:
