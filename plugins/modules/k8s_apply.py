@@ -161,10 +161,6 @@ extends_documentation_fragment:
 requirements:
   - PyYAML (with libyaml for speed)
 notes:
-  - When the task runs on the controller with C(connection=local) (no C(become), no task C(environment)),
-    the collection's action plugin runs this module's code in Ansible's worker process instead of starting
-    a new Python process, which saves about 0.4 s per task. Set the environment variable
-    C(MLOPS_STACK_IN_PROCESS=0) to always run it as a normal module.
   - Files in O(src) are read on the host the module runs on; roles run it on
     the controller (C(connection=local)) where they cache the downloads.
   - Secrets can be applied too, but with C(--diff) their data is returned in

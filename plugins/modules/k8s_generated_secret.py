@@ -92,16 +92,7 @@ attributes:
   diff_mode:
     support: full
     description: Shows key names with C(<hidden>) and whether each was added, generated or updated; never values.
-  action_group:
-    description: Use C(group/mlops.stack.k8s) in C(module_defaults) to set the connection options.
-    support: full
-    membership:
-      - mlops.stack.k8s
 notes:
-  - When the task runs on the controller with C(connection=local) (no C(become), no task C(environment)),
-    the collection's action plugin runs this module's code in Ansible's worker process instead of starting
-    a new Python process, which saves about 0.4 s per task. Set the environment variable
-    C(MLOPS_STACK_IN_PROCESS=0) to always run it as a normal module.
   - Only text values are managed; a key holding binary data makes the module fail rather than guess.
 """
 
