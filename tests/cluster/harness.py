@@ -40,6 +40,23 @@ BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler
 SERVICE_CIDR = "10.96.0.0/16"
 DISABLED_ADMISSION = ("ValidatingAdmissionWebhook", "MutatingAdmissionWebhook")
 STATE = "state.json"
+AUDIT_LOG = "audit.log"
+# Writes only (reads are not what the preflight tests look for), without the
+# heartbeats and status updates that the simulated nodes make all the time.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    verbs: [get, list, watch]
+  - level: None
+    resources:
+      - {group: "coordination.k8s.io", resources: [leases]}
+      - {group: "", resources: [events, nodes/status, pods/status]}
+      - {group: "events.k8s.io", resources: [events]}
+  - level: Metadata
+"""
 
 log = logging.getLogger("mlops.cluster")
 
@@ -234,6 +251,11 @@ class Supervisor:
             p.chmod(0o600)
         return ca, certs
 
+    def write_audit_policy(self):
+        path = self.dir / "audit-policy.yaml"
+        path.write_text(AUDIT_POLICY)
+        return path
+
     def kubeconfigs(self, ca, certs, server):
         paths = {}
         for user, kp in certs.items():
@@ -289,6 +311,9 @@ class Supervisor:
             "--service-account-signing-key-file=%s" % (p / "sa.key"),
             "--service-cluster-ip-range=" + SERVICE_CIDR,
             "--authorization-mode=RBAC",
+            "--audit-policy-file=%s" % self.write_audit_policy(),
+            "--audit-log-path=%s" % (self.dir / AUDIT_LOG),
+            "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
             "--disable-admission-plugins=" + ",".join(DISABLED_ADMISSION),
             "--allow-privileged=true",
             # The kubernetes Service cannot point at 127.0.0.1 (Endpoints
@@ -552,6 +577,37 @@ class Cluster:
         }
 
     # -- helpers for tests
+    def audit_mark(self):
+        """A position in the audit log; pass it to :meth:`audit_writes`."""
+        path = self.dir / AUDIT_LOG
+        return path.stat().st_size if path.exists() else 0
+
+    def audit_writes(self, mark=0, user="mlops-admin"):
+        """Write requests of ``user`` logged since ``mark`` (audit.k8s.io Event dicts).
+
+        The simulated kubelets (kwok) and the test PV provisioner use the
+        same admin credentials; their requests are left out.
+        """
+        path = self.dir / AUDIT_LOG
+        if not path.exists():
+            return []
+        with open(path, "rb") as fh:
+            fh.seek(mark)
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+        events = []
+        for line in lines:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            agent = ev.get("userAgent") or ""
+            resource = (ev.get("objectRef") or {}).get("resource")
+            if (ev.get("user") or {}).get("username") != user or agent.startswith("kwok") \
+                    or resource == "persistentvolumes":
+                continue
+            events.append(ev)
+        return events
+
     def kubectl_path(self):
         for cand in (Path(sys.executable).parent / "kubectl", ROOT / ".venv" / "bin" / "kubectl"):
             if cand.exists():

@@ -1,0 +1,135 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+"""Read-only cluster checks of the preflight (GET requests only).
+
+Each check returns ``(problems, warnings)``: lists of strings that say what
+was found and what to do. Nothing here writes to the cluster.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
+    ApiError,
+    K8sConfigError,
+    K8sConnectionError,
+    client_from_params,
+    kubeconfig_paths,
+)
+
+MIN_VERSION = (1, 29)
+OWNER_LABEL = ("app.kubernetes.io/part-of", "mlops-stack")
+NO_CLUSTER_HINT = ("Point KUBECONFIG at your cluster (or set mlops_kubeconfig / mlops_kube_context in the inventory), "
+                   "rehearse on a local simulated control plane with `make rehearse`, or write GitOps manifests "
+                   "without a cluster: ansible-playbook playbooks/render.yml -e mlops_render_dir=./gitops")
+
+# CRDs a role needs from another role: when the provider is not part of the
+# run, they must already be in the cluster.
+NEEDED_CRDS = {
+    "kserve": {"certmanager": ["certificates.cert-manager.io", "issuers.cert-manager.io"]},
+    "certmanager": {},
+}
+
+
+def where(params):
+    paths = kubeconfig_paths(params.get("kubeconfig"))
+    source = "mlops_kubeconfig" if params.get("kubeconfig") else ("$KUBECONFIG" if os.environ.get("KUBECONFIG")
+                                                                  else "the default path")
+    return "kubeconfig %s (from %s), context %s" % (
+        os.pathsep.join(paths), source, params.get("context") or "current-context")
+
+
+def connect(params, timeout=5):
+    """(client, server version dict) or raise ClusterUnavailable with advice."""
+    try:
+        client = client_from_params(params, timeout=timeout)
+    except K8sConfigError as exc:
+        raise ClusterUnavailable("No usable Kubernetes cluster configuration: %s. Looked for %s. %s"
+                                 % (exc, where(params), NO_CLUSTER_HINT))
+    try:
+        version = client.request("GET", "/version")
+    except K8sConnectionError as exc:
+        raise ClusterUnavailable("The Kubernetes API server %s is not reachable (%s). Looked for %s. %s"
+                                 % (client.host, exc, where(params),
+                                    NO_CLUSTER_HINT))
+    except ApiError as exc:
+        raise ClusterUnavailable("The Kubernetes API server answered %s to GET /version: %s (%s)"
+                                 % (exc.status, exc.status_message() if hasattr(exc, "status_message") else exc,
+                                    where(params)))
+    return client, version
+
+
+class ClusterUnavailable(Exception):
+    pass
+
+
+def version_problems(version):
+    major = re.sub(r"[^0-9]", "", str(version.get("major", "")))
+    minor = re.sub(r"[^0-9]", "", str(version.get("minor", "")))
+    if not major or not minor:
+        return []
+    if (int(major), int(minor)) < MIN_VERSION:
+        return ["Kubernetes %s.%s is older than the oldest supported version %d.%d (KServe and Knative need it)"
+                % (major, minor, MIN_VERSION[0], MIN_VERSION[1])]
+    return []
+
+
+def _names(client, path):
+    items = client.request("GET", path).get("items") or []
+    return {i["metadata"]["name"]: i for i in items}
+
+
+def gpu_node_problems(client, group, hosts):
+    if not hosts:
+        return []
+    nodes = _names(client, "/api/v1/nodes")
+    unknown = sorted(h for h in hosts if h not in nodes)
+    if unknown:
+        return ["inventory group %s names nodes that are not in the cluster: %s (cluster nodes: %s). Host names in "
+                "that group must be Kubernetes node names (kubectl get nodes)."
+                % (group, ", ".join(unknown), ", ".join(sorted(nodes)) or "none")]
+    return []
+
+
+def namespace_warnings(client, managed):
+    """managed: {namespace: variable that lets the role label it}."""
+    if not managed:
+        return []
+    existing = _names(client, "/api/v1/namespaces")
+    warnings = []
+    for ns, var in sorted(managed.items()):
+        obj = existing.get(ns)
+        if obj is None:
+            continue
+        labels = obj["metadata"].get("labels") or {}
+        if labels.get(OWNER_LABEL[0]) != OWNER_LABEL[1]:
+            level = labels.get("pod-security.kubernetes.io/enforce", "not set")
+            warnings.append("namespace %s exists and was not created by mlops.stack (Pod Security enforce=%s); "
+                            "%s=true lets the role set its labels" % (ns, level, var))
+    return warnings
+
+
+def crd_problems(client, roles):
+    wanted = {}
+    for role in roles:
+        for provider, crds in NEEDED_CRDS.get(role, {}).items():
+            if provider not in roles:
+                for crd in crds:
+                    wanted[crd] = (role, provider)
+    if not wanted:
+        return []
+    problems = []
+    for crd, (role, provider) in sorted(wanted.items()):
+        try:
+            client.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            problems.append("role %s needs the CRD %s, which the %s role installs, but %s is not part of this run "
+                            "and the CRD is not in the cluster" % (role, crd, provider, provider))
+    return problems

@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+"""Rules between inventory variables (the preflight's cross-field checks).
+
+``values`` maps variable names to values that already passed their own
+checks (:mod:`inventory_rules`); a rule whose inputs are missing (role not
+enabled, value rejected earlier) is skipped. Each rule yields
+``(variable, problem)`` pairs so the message names what to change.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.compat.version import LooseVersion
+
+
+def _get(values, *names):
+    return [values.get(n) for n in names]
+
+
+def _has(values, *names):
+    return all(n in values for n in names)
+
+
+def _ingress_hosts(values):
+    for role in ("mlflow", "minio", "seaweedfs"):
+        enabled, host = "%s_ingress_enabled" % role, "%s_ingress_host" % role
+        if _has(values, enabled, host) and values[enabled] and not values[host]:
+            yield host, "must be set when %s is true (the Ingress needs a host name)" % enabled
+    if _has(values, "minio_console_enabled", "minio_ingress_enabled", "minio_console_ingress_host"):
+        if values["minio_console_enabled"] and values["minio_ingress_enabled"] and not values["minio_console_ingress_host"]:
+            yield "minio_console_ingress_host", "must be set when minio_console_enabled and minio_ingress_enabled are true"
+
+
+def _mlflow(values):
+    if _has(values, "mlflow_artifacts_backend", "mlflow_replicas", "mlflow_artifacts_pvc_access_mode"):
+        backend, replicas, mode = _get(values, "mlflow_artifacts_backend", "mlflow_replicas",
+                                       "mlflow_artifacts_pvc_access_mode")
+        if backend == "pvc" and replicas > 1 and mode != "ReadWriteMany":
+            yield ("mlflow_artifacts_pvc_access_mode",
+                   "must be ReadWriteMany when mlflow_artifacts_backend=pvc and mlflow_replicas > 1, got %r" % mode)
+    for index, exp in enumerate(values.get("mlflow_experiments") or []):
+        if not isinstance(exp, dict) or not exp.get("name"):
+            yield "mlflow_experiments", "item %d needs a name, got %r" % (index, exp)
+    if values.get("mlflow_auth_enabled") and "mlflow_auth_username" in values and not values["mlflow_auth_username"]:
+        yield "mlflow_auth_username", "must be set when mlflow_auth_enabled is true"
+    password = values.get("mlflow_auth_password")
+    if password and len(password) < 12:
+        yield "mlflow_auth_password", "must have at least 12 characters (or be empty to generate one)"
+    store = values.get("mlops_object_store")
+    bucket = values.get("mlflow_artifacts_bucket")
+    if values.get("mlflow_artifacts_backend") == "s3" and store in ("minio", "seaweedfs") and bucket:
+        buckets = values.get("%s_buckets" % store)
+        names = [b.get("name") if isinstance(b, dict) else b for b in buckets or []]
+        if buckets is not None and bucket not in names:
+            yield ("mlflow_artifacts_bucket",
+                   "%r is not one of the buckets the object store creates (%s_buckets: %s)"
+                   % (bucket, store, ", ".join(map(str, names))))
+
+
+def _object_store(values):
+    for store in ("minio", "seaweedfs"):
+        versioned, buckets = values.get("%s_versioned_buckets" % store), values.get("%s_buckets" % store)
+        if versioned and buckets is not None:
+            extra = [b for b in versioned if b not in buckets]
+            if extra:
+                yield "%s_versioned_buckets" % store, "must be a subset of %s_buckets; not there: %s" % (
+                    store, ", ".join(map(str, extra)))
+    if values.get("mlops_object_store") == "external" and "minio_external_endpoint_url" in values:
+        if not values["minio_external_endpoint_url"]:
+            yield "minio_external_endpoint_url", "must be set when mlops_object_store=external"
+    if _has(values, "minio_external_access_key", "minio_external_secret_key"):
+        if bool(values["minio_external_access_key"]) != bool(values["minio_external_secret_key"]):
+            yield "minio_external_secret_key", "set both minio_external_access_key and minio_external_secret_key, or neither"
+    for key, minimum in (("minio_root_user", 3), ("minio_root_password", 8), ("seaweedfs_access_key", 3),
+                         ("seaweedfs_secret_key", 8)):
+        secret = values.get(key)
+        if secret and len(secret) < minimum:
+            yield key, "must have at least %d characters (or be empty to generate one)" % minimum
+
+
+def _postgresql(values):
+    if values.get("postgresql_mode") == "external":
+        if "postgresql_external_host" in values and not values["postgresql_external_host"]:
+            yield ("postgresql_external_host",
+                   "must be set when postgresql_mode=external (or set postgresql_external_cnpg_cluster)")
+        if _has(values, "postgresql_external_admin_secret", "postgresql_bootstrap_admin_password") and \
+                not values["postgresql_external_admin_secret"] and not values["postgresql_bootstrap_admin_password"]:
+            yield ("postgresql_external_admin_secret",
+                   "must be set when postgresql_mode=external (or give postgresql_bootstrap_admin_user/password)")
+    for index, ext in enumerate(values.get("postgresql_extensions") or []):
+        if not isinstance(ext, str) or not ext.replace("_", "a").isalnum() or not ext[:1].isalpha() \
+                or ext != ext.lower():
+            yield "postgresql_extensions", "item %d must be an extension name (lowercase, letters, digits, _), got %r" % (
+                index, ext)
+
+
+def _otel(values):
+    version = values.get("otel_collector_mlflow_version")
+    if version is not None:
+        try:
+            too_old = LooseVersion(str(version)) < LooseVersion("3.6.0")
+        except TypeError:
+            too_old = True
+        if too_old:
+            yield "otel_collector_mlflow_version", "must be an MLflow version >= 3.6 (/v1/traces), got %r" % (version,)
+        elif values.get("otel_collector_compression") == "gzip" and LooseVersion(str(version)) < LooseVersion("3.7.0"):
+            yield "otel_collector_compression", "gzip needs otel_collector_mlflow_version >= 3.7, got %r" % (version,)
+
+
+def _certmanager(values):
+    if values.get("certmanager_acme_enabled") and "certmanager_acme_email" in values \
+            and not values["certmanager_acme_email"]:
+        yield "certmanager_acme_email", "must be set when certmanager_acme_enabled is true"
+
+
+def _stack(values):
+    if values.get("mlops_tls_enabled") and "mlops_cluster_issuer" in values and not values["mlops_cluster_issuer"]:
+        yield "mlops_cluster_issuer", "must be set when mlops_tls_enabled is true"
+
+
+RULES = (_ingress_hosts, _mlflow, _object_store, _postgresql, _otel, _certmanager, _stack)
+
+
+def cross_field(values):
+    """Every (variable, problem) pair the rules find."""
+    found = []
+    for rule in RULES:
+        found.extend(rule(values))
+    return found

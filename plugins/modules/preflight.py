@@ -1,0 +1,118 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: preflight
+short_description: Check the whole inventory, and the cluster read-only, before anything is written
+version_added: 0.2.0
+author:
+  - mlops.stack contributors (@mlops-stack)
+description:
+  - Runs on the controller (action plugin). Every entry playbook of the
+    collection imports C(playbooks/preflight.yml), which calls this first.
+  - Checks every variable of the stack-wide spec
+    (C(playbooks/vars/stack_argument_spec.yml)) and of each enabled role's
+    C(meta/argument_specs.yml), with the role's defaults under the inventory:
+    type, choices, and the value format its name implies (Kubernetes names,
+    quantities, image references, S3 bucket names, host names, ports,
+    replica counts; see C(plugins/module_utils/inventory_rules.py)).
+  - Then the rules between variables (ingress host when ingress is on,
+    external endpoints, password lengths, ...) and the hosts of the GPU
+    inventory group.
+  - With O(cluster=true), read-only cluster checks follow (GET requests
+    only): kubeconfig found and API server reachable, supported Kubernetes
+    version, GPU group hosts are cluster nodes, CRDs needed from roles that
+    are not part of the run. Existing namespaces the stack did not create
+    produce a warning.
+  - Fails once, with one message listing every problem, each naming the
+    variable, the value (secrets hidden) and the rule.
+  - On success sets the fact C(mlops_preflight_done) so that later imports
+    of the preflight in the same run skip it.
+options:
+  roles:
+    description: The roles of the run (short names such as C(mlflow)).
+    type: list
+    elements: str
+    required: true
+  cluster:
+    description: Also run the read-only cluster checks.
+    type: bool
+    default: true
+  kubeconfig:
+    description: Kubeconfig file; C($KUBECONFIG) or C(~/.kube/config) when empty.
+    type: str
+  context:
+    description: Kubeconfig context; the current context when empty.
+    type: str
+  gpu_group:
+    description: Inventory group of the GPU inference nodes; C(gpu_serving_node_group) when empty.
+    type: str
+attributes:
+  check_mode:
+    description: Reads only, so it runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Reads only; there is never a diff.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Check the inventory and the cluster before any change
+  mlops.stack.preflight:
+    roles: [minio, postgresql, mlflow]
+    kubeconfig: "{{ mlops_kubeconfig | default(omit) }}"
+"""
+
+RETURN = r"""
+problems:
+  description: Every problem found (only when the check fails).
+  returned: failure
+  type: list
+  elements: dict
+  contains:
+    variable:
+      description: The variable (or C(cluster)) to fix.
+      type: str
+    role:
+      description: The role whose spec holds it, C(stack), C(cross-field) or C(cluster).
+      type: str
+    value:
+      description: The value found (C((hidden)) for secrets).
+      type: str
+    problem:
+      description: The rule it breaks.
+      type: str
+preflight_seconds:
+  description: Time the checks took.
+  returned: always
+  type: float
+checked_roles:
+  description: The roles whose variables were checked.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        roles=dict(type="list", elements="str", required=True),
+        cluster=dict(type="bool", default=True),
+        kubeconfig=dict(type="str"),
+        context=dict(type="str"),
+        gpu_group=dict(type="str"),
+    ), supports_check_mode=True)
+    module.fail_json(msg="mlops.stack.preflight runs as an action plugin on the controller; "
+                         "call it from a play, not as a standalone module")
+
+
+if __name__ == "__main__":
+    main()

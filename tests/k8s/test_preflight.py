@@ -1,0 +1,194 @@
+"""Bad inventory is refused before any write.
+
+Bad values are generated mechanically from every argument spec (the
+stack-wide one and each role's): a wrong type for every variable, a value
+outside ``choices``, a malformed value for every variable whose name implies
+a format (Kubernetes name, quantity, image, bucket, ...), and an empty value
+where the role's default is not empty; plus the cross-field rules. The entry
+playbooks then run against the local control plane, and its audit log must
+show zero write requests, while the preflight's message names every variable.
+"""
+import copy
+import json
+
+import jinja2
+import pytest
+import yaml
+
+from tests.k8s.site_env import ROOT, site_inventory
+from tests.playbook import run_playbook
+
+from ansible_collections.mlops.stack.plugins.module_utils.inventory_rules import format_of
+
+pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]
+
+PLAYBOOKS = ROOT / "playbooks"
+ENTRY_PLAYBOOKS = ("site.yml", "storage.yml", "tracking.yml", "serving.yml", "gpu.yml", "observability.yml",
+                   "render.yml", "teardown.yml", "validate.yml")
+# Variables that decide which roles run: a bad value of one of them changes
+# which other variables are checked, so each is tried in a run of its own.
+SELECTORS = ("mlops_object_store", "kserve_deployment_mode", "gpu_serving_node_group")
+# Connection and run settings: a bad one is reported as a cluster problem.
+NOT_INVENTORY = ("mlops_kubeconfig", "mlops_kube_context", "mlops_manifest_dir")
+
+WRONG_TYPE = {"str": {"not": "a string"}, "path": {"not": "a path"}, "int": "not-a-number", "bool": "maybe",
+              "list": {"not": "a list"}, "dict": ["not", "a", "mapping"], "float": "not-a-number"}
+MALFORMED = {
+    "dns_label": "Bad_Name", "dns_1035": "1-bad-name", "dns_subdomain": "Bad_Name", "hostname": "bad host:80",
+    "image": "bad image:with space", "registry": "https://registry.example", "quantity": "lots",
+    "resources": {"requests": {"cpu": "lots"}}, "bucket": "My_Bucket", "buckets": ["My_Bucket"],
+    "url": "not a url", "duration": "forever", "memlimit": "lots", "email": "not-an-email",
+    "labels": {"bad key!": "value"}, "replicas": -1, "positive": 0, "non_negative": -1, "uid": 0,
+    "port": 70000, "digits": "abc",
+}
+CROSS_FIELD = [
+    ({"mlflow_ingress_enabled": True, "mlflow_ingress_host": ""}, "mlflow_ingress_host"),
+    ({"minio_ingress_enabled": True, "minio_ingress_host": ""}, "minio_ingress_host"),
+    ({"mlflow_artifacts_backend": "pvc", "mlflow_replicas": 2, "mlflow_artifacts_pvc_access_mode": "ReadWriteOnce"},
+     "mlflow_artifacts_pvc_access_mode"),
+    ({"mlflow_auth_enabled": True, "mlflow_auth_username": ""}, "mlflow_auth_username"),
+    ({"mlflow_auth_password": "short"}, "mlflow_auth_password"),
+    ({"mlflow_artifacts_bucket": "not-created"}, "mlflow_artifacts_bucket"),
+    ({"minio_versioned_buckets": ["elsewhere"]}, "minio_versioned_buckets"),
+    ({"minio_root_password": "short"}, "minio_root_password"),
+    ({"postgresql_mode": "external", "postgresql_external_host": ""}, "postgresql_external_host"),
+    ({"postgresql_extensions": ["Bad-Ext"]}, "postgresql_extensions"),
+    ({"otel_collector_mlflow_version": "3.5.0"}, "otel_collector_mlflow_version"),
+    ({"certmanager_acme_enabled": True, "certmanager_acme_email": ""}, "certmanager_acme_email"),
+    ({"mlops_tls_enabled": True, "mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
+]
+
+
+def _specs():
+    """{variable: (option, default)} of the stack-wide spec and every role.
+
+    A default is given as the value it evaluates to with the other defaults
+    (plain Jinja; None when it uses something else, such as a filter of the
+    collection), because an empty value is allowed exactly where the
+    evaluated default is empty.
+    """
+    options, raw = {}, {}
+    stack = yaml.safe_load((PLAYBOOKS / "vars" / "stack_argument_spec.yml").read_text())
+    for name, opt in stack["argument_specs"]["main"]["options"].items():
+        options[name], raw[name] = opt, opt.get("default")
+    for spec in sorted((ROOT / "roles").glob("*/meta/argument_specs.yml")):
+        defaults = yaml.safe_load((spec.parent.parent / "defaults" / "main.yml").read_text()) or {}
+        for name, opt in yaml.safe_load(spec.read_text())["argument_specs"]["main"]["options"].items():
+            options[name], raw[name] = opt, defaults.get(name)
+    env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
+    out = {}
+    for name, opt in options.items():
+        value = raw[name]
+        try:
+            for _ in range(3):
+                if isinstance(value, str) and "{" in value:
+                    value = env.from_string(value).render(raw)
+        except (jinja2.TemplateError, TypeError):
+            value = None
+        out[name] = (opt, value)
+    return out
+
+
+def _cases():
+    """(category, variable, bad value) for every variable of every spec."""
+    cases = []
+    for name, (opt, default) in sorted(_specs().items()):
+        if name in NOT_INVENTORY:
+            continue
+        kind = opt.get("type", "str")
+        cases.append(("wrong_type", name, WRONG_TYPE[kind]))
+        if opt.get("choices"):
+            cases.append(("bad_choice", name, "bogus-choice"))
+        fmt = format_of(name, opt)
+        if fmt:
+            cases.append(("malformed", name, MALFORMED[fmt]))
+            if kind == "str" and isinstance(default, str) and default.strip():
+                cases.append(("empty", name, ""))
+    return cases
+
+
+def _batches():
+    """Runs: one per category and object store, one per selector case, the cross-field cases."""
+    batches = {}
+    for category, name, value in _cases():
+        if name in SELECTORS:
+            batches["%s-%s" % (category, name)] = ({name: value}, [name])
+            continue
+        store = "seaweedfs" if name.startswith("seaweedfs_") else "minio"
+        key = "%s-%s" % (category, store)
+        values, names = batches.setdefault(key, ({"mlops_object_store": store}, []))
+        values[name] = value
+        names.append(name)
+    for index, (values, name) in enumerate(CROSS_FIELD):
+        batches["cross-%d-%s" % (index, name)] = (values, [name])
+    return batches
+
+
+def test_every_variable_has_a_bad_value():
+    cases = _cases()
+    covered = {name for _c, name, _v in cases}
+    assert covered == set(_specs()) - set(NOT_INVENTORY)
+    # Formats are not a hand-picked list: most variables have one.
+    assert sum(1 for c in cases if c[0] == "malformed") > 120
+
+
+@pytest.fixture(scope="module")
+def preflight_inv(tmp_path_factory, k8s_cluster):
+    return site_inventory(tmp_path_factory.mktemp("preflight-inv") / "hosts.yml", k8s_cluster)
+
+
+def _run(k8s_cluster, inv, playbook, values, tmp_path):
+    mark = k8s_cluster.audit_mark()
+    extra = dict(copy.deepcopy(values), mlops_render_dir=str(tmp_path / "render"),
+                 mlops_teardown_dir=str(tmp_path / "teardown"))
+    res = run_playbook(PLAYBOOKS / playbook, inventory=inv, extra_vars=extra, timeout=300)
+    return res, k8s_cluster.audit_writes(mark)
+
+
+def _preflight_result(res):
+    out = res.task_result("Check the inventory and the cluster before any change")
+    return out.get("problems") or [], out.get("msg", "")
+
+
+def _assert_refused(res, writes, names, tmp_path, label):
+    assert res.rc != 0, "%s: bad values were accepted\n%s" % (label, res.explain())
+    assert writes == [], "%s: %d write requests reached the API server: %s" % (
+        label, len(writes), [(w["verb"], w.get("objectRef")) for w in writes[:10]])
+    problems, msg = _preflight_result(res)
+    named = {p["variable"] for p in problems}
+    missing = [n for n in names if n not in named or n not in msg]
+    assert not missing, "%s: not named by the preflight: %s\n%s" % (label, missing, msg[:3000])
+    assert not (tmp_path / "render").exists(), "render wrote files before the preflight passed"
+
+
+@pytest.mark.parametrize("batch", sorted(_batches()))
+def test_site_refuses_bad_values_without_writing(k8s_cluster, preflight_inv, tmp_path, batch):
+    values, names = _batches()[batch]
+    res, writes = _run(k8s_cluster, preflight_inv, "site.yml", values, tmp_path)
+    _assert_refused(res, writes, names, tmp_path, batch)
+
+
+@pytest.mark.parametrize("playbook", [p for p in ENTRY_PLAYBOOKS if p != "site.yml"])
+@pytest.mark.parametrize("category", ["malformed-minio", "wrong_type-minio"])
+def test_entry_playbooks_refuse_bad_values_without_writing(k8s_cluster, preflight_inv, tmp_path, playbook,
+                                                           category):
+    values, names = _batches()[category]
+    res, writes = _run(k8s_cluster, preflight_inv, playbook, values, tmp_path)
+    _assert_refused(res, writes, names, tmp_path, "%s %s" % (playbook, category))
+
+
+def test_unreachable_cluster_is_named_quickly(tmp_path, k8s_cluster):
+    inv = site_inventory(tmp_path / "hosts.yml", k8s_cluster, extra={"mlops_kubeconfig": str(tmp_path / "missing")})
+    res = run_playbook(PLAYBOOKS / "site.yml", inventory=inv, timeout=120)
+    assert res.rc != 0
+    _problems, msg = _preflight_result(res)
+    assert str(tmp_path / "missing") in msg and "render.yml" in msg and "make rehearse" in msg, msg
+    assert "censored" not in res.stdout
+
+
+def test_good_inventory_passes_and_reports_its_time(k8s_cluster, preflight_inv):
+    res = run_playbook(PLAYBOOKS / "preflight.yml", inventory=preflight_inv, timeout=120)
+    assert res.rc == 0, res.explain()
+    out = res.task_result("Check the inventory and the cluster before any change")
+    assert "gpu_serving" in out["checked_roles"] and "mlflow" in out["checked_roles"]
+    assert out["preflight_seconds"] < 3, json.dumps(out)
