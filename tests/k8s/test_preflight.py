@@ -192,3 +192,34 @@ def test_good_inventory_passes_and_reports_its_time(k8s_cluster, preflight_inv):
     out = res.task_result("Check the inventory and the cluster before any change")
     assert "gpu_serving" in out["checked_roles"] and "mlflow" in out["checked_roles"]
     assert out["preflight_seconds"] < 3, json.dumps(out)
+
+
+def test_audit_log_sees_a_write(k8s_cluster):
+    """The zero-writes assertions above are only worth something if a write shows up."""
+    mark = k8s_cluster.audit_mark()
+    k8s_cluster.kubectl("create", "configmap", "preflight-audit-probe", "-n", "default")
+    k8s_cluster.kubectl("delete", "configmap", "preflight-audit-probe", "-n", "default")
+    verbs = [(w["verb"], w["objectRef"]["name"]) for w in k8s_cluster.audit_writes(mark)]
+    assert ("create", "preflight-audit-probe") in verbs and ("delete", "preflight-audit-probe") in verbs, verbs
+
+
+def _gpu_inventory(tmp_path, k8s_cluster, hosts):
+    path = site_inventory(tmp_path / "hosts.yml", k8s_cluster)
+    inv = yaml.safe_load(path.read_text())
+    inv["all"]["children"]["gpu_inference_nodes"]["hosts"] = hosts
+    path.write_text(yaml.safe_dump(inv))
+    return path
+
+
+@pytest.mark.parametrize("hosts,expected", [
+    ({"no-such-node": {"gpu_count": 1}}, "no-such-node"),
+    ({"gpu-node-bad": {"gpu_count": "many"}}, "gpu_count"),
+])
+def test_bad_gpu_group_is_refused_without_writing(tmp_path, k8s_cluster, hosts, expected):
+    inv = _gpu_inventory(tmp_path, k8s_cluster, hosts)
+    mark = k8s_cluster.audit_mark()
+    res = run_playbook(PLAYBOOKS / "site.yml", inventory=inv, timeout=300)
+    assert res.rc != 0
+    assert k8s_cluster.audit_writes(mark) == []
+    _problems, msg = _preflight_result(res)
+    assert expected in msg and "gpu_inference_nodes" in msg, msg

@@ -1,0 +1,51 @@
+"""Rules between inventory variables (plugins/module_utils/stack_rules.py)."""
+import pytest
+
+from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field
+
+GOOD = {
+    "mlops_object_store": "minio", "mlops_tls_enabled": True, "mlops_cluster_issuer": "mlops-selfsigned",
+    "minio_buckets": ["mlflow-artifacts", "models"], "minio_versioned_buckets": ["models"],
+    "minio_ingress_enabled": False, "minio_ingress_host": "", "minio_root_password": "",
+    "mlflow_ingress_enabled": True, "mlflow_ingress_host": "mlflow.mlops.local",
+    "mlflow_artifacts_backend": "s3", "mlflow_artifacts_bucket": "mlflow-artifacts", "mlflow_replicas": 1,
+    "mlflow_artifacts_pvc_access_mode": "ReadWriteMany", "mlflow_experiments": [{"name": "llm-traces"}],
+    "mlflow_auth_enabled": False, "mlflow_auth_username": "admin", "mlflow_auth_password": "",
+    "postgresql_mode": "bundled", "postgresql_extensions": ["pg_stat_statements"],
+    "otel_collector_mlflow_version": "3.17.2", "otel_collector_compression": "auto",
+    "certmanager_acme_enabled": False, "certmanager_acme_email": "",
+}
+
+
+def test_defaults_break_no_rule():
+    assert cross_field(dict(GOOD)) == []
+
+
+@pytest.mark.parametrize("change,variable", [
+    ({"mlflow_ingress_host": ""}, "mlflow_ingress_host"),
+    ({"minio_ingress_enabled": True}, "minio_ingress_host"),
+    ({"mlflow_artifacts_bucket": "elsewhere"}, "mlflow_artifacts_bucket"),
+    ({"mlflow_artifacts_backend": "pvc", "mlflow_replicas": 2, "mlflow_artifacts_pvc_access_mode": "ReadWriteOnce"},
+     "mlflow_artifacts_pvc_access_mode"),
+    ({"mlflow_experiments": [{"tags": {}}]}, "mlflow_experiments"),
+    ({"mlflow_auth_enabled": True, "mlflow_auth_username": ""}, "mlflow_auth_username"),
+    ({"mlflow_auth_password": "short"}, "mlflow_auth_password"),
+    ({"minio_versioned_buckets": ["other"]}, "minio_versioned_buckets"),
+    ({"minio_root_password": "short"}, "minio_root_password"),
+    ({"mlops_object_store": "external", "minio_external_endpoint_url": ""}, "minio_external_endpoint_url"),
+    ({"postgresql_mode": "external", "postgresql_external_host": ""}, "postgresql_external_host"),
+    ({"postgresql_extensions": ["Bad-Name"]}, "postgresql_extensions"),
+    ({"otel_collector_mlflow_version": "3.5.1"}, "otel_collector_mlflow_version"),
+    ({"otel_collector_mlflow_version": "3.6.0", "otel_collector_compression": "gzip"}, "otel_collector_compression"),
+    ({"certmanager_acme_enabled": True}, "certmanager_acme_email"),
+    ({"mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
+])
+def test_each_rule_names_the_variable_to_change(change, variable):
+    values = dict(GOOD, **change)
+    found = cross_field(values)
+    assert [v for v, _text in found] == [variable], found
+
+
+def test_rules_skip_what_was_not_checked():
+    # Only variables that passed their own checks reach the rules.
+    assert cross_field({"mlflow_ingress_enabled": True}) == []
