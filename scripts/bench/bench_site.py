@@ -13,6 +13,9 @@ median is reported, with every sample: one run right after a converge
 catches the control plane still reconciling, which swings either side by
 a factor of two on a 2-CPU machine.
 
+The preflight's share of the no-op run is measured by interleaving no-op
+runs with the preflight skipped (-e mlops_preflight_done=true).
+
 Usage: .venv/bin/python scripts/bench/bench_site.py [--keep-dir DIR] [--repeat N]
 """
 import argparse
@@ -115,10 +118,15 @@ def main():
         try:
             inv = site_inventory(work / "inv-b.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             results["site_first"], out1 = playbook("site.yml", inv, profile=True)
-            samples["site_noop"] = []
+            samples["site_noop"], samples["site_noop_no_preflight"] = [], []
             for dummy in range(args.repeat):
                 took, out2 = playbook("site.yml", inv, profile=True)
                 samples["site_noop"].append(took)
+                # The preflight's share: the same run with the preflight skipped.
+                samples["site_noop_no_preflight"].append(
+                    playbook("site.yml", inv, "-e", "mlops_preflight_done=true")[0])
+            results["preflight_alone"] = statistics.median(
+                playbook("preflight.yml", inv)[0] for dummy in range(args.repeat))
         finally:
             cl.down()
     finally:
@@ -135,6 +143,9 @@ def main():
                               ("no-op re-run", "site_noop", "kubectl_noop")):
         print("| %s | %.1f | %.1f | %.2f |" % (label, results[ours], results[peer], results[ours] / results[peer]))
     print("| render.yml (no cluster) | %.1f | - | - |" % results["render"])
+    print("\npreflight: no-op site.yml %.1f s with it, %.1f s without (samples %s); preflight.yml alone %.1f s"
+          % (results["site_noop"], results["site_noop_no_preflight"],
+             ", ".join("%.1f" % v for v in samples["site_noop_no_preflight"]), results["preflight_alone"]))
     first, noop = role_times(out1), role_times(out2)
     print("\n| role | first converge (s) | no-op re-run (s) |")
     print("|---|---|---|")
