@@ -23,8 +23,6 @@ __metaclass__ = type
 
 import re
 
-from ansible.module_utils.six import string_types
-
 from ansible_collections.mlops.stack.plugins.module_utils.image import ImageRefError, parse_image
 
 _BOOL_STRINGS = {"yes": True, "on": True, "true": True, "1": True, "y": True,
@@ -52,7 +50,7 @@ def _as_int(value):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, string_types) and re.match(r"^\s*[+-]?[0-9]+\s*$", value):
+    if isinstance(value, str) and re.match(r"^\s*[+-]?[0-9]+\s*$", value):
         return int(value)
     return None
 
@@ -60,7 +58,7 @@ def _as_int(value):
 def _as_bool(value):
     if isinstance(value, bool):
         return value
-    if isinstance(value, string_types) and value.strip().lower() in _BOOL_STRINGS:
+    if isinstance(value, str) and value.strip().lower() in _BOOL_STRINGS:
         return _BOOL_STRINGS[value.strip().lower()]
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
@@ -72,7 +70,7 @@ def convert(value, type_name):
     if value is None or type_name in (None, "raw"):
         return value, None
     if type_name in ("str", "path"):
-        if isinstance(value, bool) or not isinstance(value, string_types + (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return value, "must be a string, not %s" % _kind(value)
         return str(value), None
     if type_name == "int":
@@ -136,7 +134,7 @@ def check_option(value, option):
 
 def _regex_check(pattern, rule):
     def check(value):
-        if not isinstance(value, string_types) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.match(value):
             return ["must be %s" % rule]
         return []
     return check
@@ -196,9 +194,9 @@ def _labels(value):
         return ["must be a mapping of label -> value"]
     problems = []
     for key, val in value.items():
-        if not isinstance(key, string_types) or not _LABEL_NAME.match(key):
+        if not isinstance(key, str) or not _LABEL_NAME.match(key):
             problems.append("has an invalid label key %r" % (key,))
-        if not isinstance(val, string_types) or not _LABEL_VALUE.match(val):
+        if not isinstance(val, str) or not _LABEL_VALUE.match(val):
             problems.append("has an invalid label value %r for %s (<= 63 characters: alphanumerics, '-', '_', '.')"
                             % (val, key))
     return problems

@@ -18,7 +18,7 @@ description:
     collection imports C(playbooks/preflight.yml), which calls this first.
   - Checks every variable of the stack-wide spec
     (C(playbooks/vars/stack_argument_spec.yml)) and of each enabled role's
-    C(meta/argument_specs.yml), with the role's defaults under the inventory:
+    C(meta/argument_specs.yml), with the role's defaults under the inventory, for
     type, choices, and the value format its name implies (Kubernetes names,
     quantities, image references, S3 bucket names, host names, ports,
     replica counts; see C(plugins/module_utils/inventory_rules.py)).
@@ -26,9 +26,9 @@ description:
     external endpoints, password lengths, ...) and the hosts of the GPU
     inventory group.
   - With O(cluster=true), read-only cluster checks follow (GET requests
-    only): kubeconfig found and API server reachable, supported Kubernetes
-    version, GPU group hosts are cluster nodes, CRDs needed from roles that
-    are not part of the run. Existing namespaces the stack did not create
+    only), which check that the kubeconfig is found, the API server is reachable, the Kubernetes
+    version is supported, the GPU group hosts are cluster nodes and the CRDs needed from roles that
+    are not part of the run exist. Existing namespaces the stack did not create
     produce a warning.
   - Fails once, with one message listing every problem, each naming the
     variable, the value (secrets hidden) and the rule.

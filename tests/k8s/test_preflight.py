@@ -80,7 +80,7 @@ def _specs():
     for name, opt in options.items():
         value = raw[name]
         try:
-            for _ in range(3):
+            for dummy in range(3):
                 if isinstance(value, str) and "{" in value:
                     value = env.from_string(value).render(raw)
         except (jinja2.TemplateError, TypeError):
