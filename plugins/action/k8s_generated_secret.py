@@ -2,7 +2,8 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """Runs mlops.stack.k8s_generated_secret in the controller's worker process
-when the task is local (plugin_utils/in_process.py says why and when)."""
+when the task is local (plugin_utils/in_process.py says why and when).
+In either path a result with secret_data is hidden from callbacks."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,6 +14,7 @@ from ansible_collections.mlops.stack.plugins.modules.k8s_generated_secret import
     argument_spec,
     ensure,
     kept_no_log_values,
+    secret_result,
 )
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
 
@@ -24,5 +26,8 @@ class ActionModule(InProcessAction):
     def run_module(self, params, check_mode, diff):
         return ensure(params, check_mode=check_mode, diff=diff)
 
-    def scrubbed_values(self, params, no_log_values):
-        return kept_no_log_values(params, no_log_values)
+    def scrubbed_values(self, params, no_log_values, failed=False):
+        return kept_no_log_values(params, no_log_values, failed)
+
+    def secret_result(self, result):
+        return secret_result(result)

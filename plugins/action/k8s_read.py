@@ -2,14 +2,15 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """Runs mlops.stack.k8s_read in the controller's worker process when the
-task is local (plugin_utils/in_process.py says why and when)."""
+task is local (plugin_utils/in_process.py says why and when).
+In either path a result holding Secrets is hidden from callbacks."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, read_objects
-from ansible_collections.mlops.stack.plugins.modules.k8s_read import argument_spec
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError
+from ansible_collections.mlops.stack.plugins.modules.k8s_read import argument_spec, read, secret_result
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
 
 
@@ -18,4 +19,7 @@ class ActionModule(InProcessAction):
     FAILURE_EXCEPTIONS = (K8sApplyError,)
 
     def run_module(self, params, check_mode, diff):
-        return dict(read_objects(params), changed=False)
+        return dict(read(params), changed=False)
+
+    def secret_result(self, result):
+        return secret_result(result)

@@ -8,6 +8,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
+import hashlib
+import json
 import os
 import time
 
@@ -16,10 +19,18 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.mlops.stack.plugins.module_utils import cluster_checks
 from ansible_collections.mlops.stack.plugins.module_utils.inventory_rules import check_value
+from ansible_collections.mlops.stack.plugins.module_utils.schema_check import marker_path
 from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SPEC = os.path.join("playbooks", "vars", "stack_argument_spec.yml")
+# What a role's objects are built from, besides the variables.
+OBJECT_SOURCES = ("roles/*/templates/*", "roles/*/tasks/manifests.yml", "roles/*/tasks/fetch.yml",
+                  "roles/*/tasks/validate.yml", "roles/*/vars/main.yml", "roles/*/defaults/main.yml",
+                  "plugins/filter/*.py", "plugins/module_utils/schema_check.py")
+DEFAULT_CACHE_DIR = "~/.cache/mlops-stack/preflight"
+GPU_HOST_VARS = ("gpu_count", "gpu_product", "gpu_node_labels", "gpu_node_taints")
+DEFAULT_KUBERNETES_VERSION = "1.36"
 SECRET_WORDS = ("password", "secret_key", "access_key", "token")
 # The role variable that lets a role label an existing namespace.
 MANAGED_NAMESPACES = {
@@ -46,7 +57,7 @@ def _shown(name, value):
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("roles", "cluster", "kubeconfig", "context", "gpu_group"))
+    _VALID_ARGS = frozenset(("roles", "cluster", "kubeconfig", "context", "gpu_group", "cache_dir"))
 
     def _load(self, *parts):
         path = os.path.join(COLLECTION_ROOT, *parts)
@@ -116,12 +127,28 @@ class ActionModule(ActionBase):
             return hosts, [{"variable": "inventory group %s" % group, "role": "gpu_serving", "problem": str(exc)}]
         return hosts, []
 
+    @staticmethod
+    def _objects_key(roles, values, gpu_hosts, task_vars, kubernetes_version):
+        """Digest of everything the roles' objects are built from, so that a
+        run with the same inputs as a validated one skips building them."""
+        digest = hashlib.sha256()
+        hostvars = task_vars.get("hostvars") or {}
+        gpu = dict((h, dict((k, (hostvars[h] if h in hostvars else {}).get(k)) for k in GPU_HOST_VARS))
+                   for h in gpu_hosts)
+        digest.update(json.dumps([roles, values, gpu, kubernetes_version], sort_keys=True, default=str).encode())
+        for pattern in OBJECT_SOURCES:
+            for path in sorted(glob.glob(os.path.join(COLLECTION_ROOT, pattern))):
+                with open(path, "rb") as fh:
+                    digest.update(path[len(COLLECTION_ROOT):].encode() + b"\0" + fh.read())
+        return digest.hexdigest()[:32]
+
     def _check_cluster(self, args, roles, values, gpu_hosts):
         params = {"kubeconfig": args.get("kubeconfig") or None, "context": args.get("context") or None}
         try:
             client, version = cluster_checks.connect(params)
         except cluster_checks.ClusterUnavailable as exc:
             return [str(exc)], []
+        self._server_version = "%s.%s" % (version.get("major", ""), version.get("minor", "").rstrip("+"))
         try:
             found = cluster_checks.version_problems(version)
             found += cluster_checks.gpu_node_problems(client, values.get("gpu_serving_node_group"), gpu_hosts)
@@ -153,8 +180,15 @@ class ActionModule(ActionBase):
         if args.get("cluster", True):
             found, warnings = self._check_cluster(args, roles, values, gpu_hosts)
             problems = [{"variable": "cluster", "role": "cluster", "problem": text} for text in found] + problems
-        result["preflight_seconds"] = round(time.monotonic() - started, 3)
         result["checked_roles"] = roles
+        result["kubernetes_version"] = getattr(self, "_server_version", None) or DEFAULT_KUBERNETES_VERSION
+        result["objects_key"] = self._objects_key(roles, values, gpu_hosts, task_vars, result["kubernetes_version"])
+        result["objects_valid"] = os.path.exists(marker_path(args.get("cache_dir") or DEFAULT_CACHE_DIR,
+                                                             result["objects_key"]))
+        # The collector's experiment comes from MLflow later in the run; its
+        # objects are checked with the inventory's id or a placeholder.
+        result["otel_experiment_id"] = str(values.get("otel_collector_experiment_id") or "0")
+        result["preflight_seconds"] = round(time.monotonic() - started, 3)
         if warnings:
             result["warnings"] = warnings
         if problems:
@@ -165,6 +199,6 @@ class ActionModule(ActionBase):
                 "Preflight found %d problem(s); nothing was changed in the cluster. Fix each one (inventory "
                 "variables: group_vars, host_vars or -e) and run again:\n- %s" % (len(lines), "\n- ".join(lines))))
             return result
-        result["ansible_facts"] = {"mlops_preflight_done": True}
+        result["ansible_facts"] = {"mlops_preflight_variables_ok": True}
         result["msg"] = "inventory and cluster look fine (%d roles checked)" % len(roles)
         return result

@@ -225,23 +225,34 @@ def api_client_from_params(params):
 
 
 class SecretClient(object):
-    """Read, create and patch one Secret."""
+    """Read, create and patch one Secret.
 
-    def __init__(self, api_client):
+    Error messages name the Secret, the API server, the configuration
+    (*config*, from :func:`describe_config`) and the fix; never a value.
+    """
+
+    def __init__(self, api_client, config=None):
         self.api = api_client
         self.host = api_client.host
+        self.config = config or "kubeconfig/context"
 
     def _fail(self, action, namespace, name, exc):
         status = getattr(exc, "status", None)
         hint = ""
-        if status == 403:
+        if isinstance(exc, K8sConnectionError):
+            hint = (" Is the API server up, and do kubeconfig/context (%s; K8S_AUTH_KUBECONFIG/K8S_AUTH_CONTEXT)"
+                    " point at the right cluster?" % self.config)
+        elif status == 401:
+            hint = " The credentials of %s were rejected; refresh them." % self.config
+        elif status == 403:
             hint = " The user needs get/create/patch on secrets in namespace %s." % namespace
         elif status == 404 and action == "create":
             hint = " Does namespace %s exist? Create it first." % namespace
         elif status == 409:
             hint = " The Secret changed while this task ran; run it again."
         detail = exc.status_message() if isinstance(exc, ApiError) else str(exc)
-        error = SecretError("cannot %s Secret %s/%s on %s: %s%s" % (action, namespace, name, self.host, detail, hint))
+        error = SecretError("cannot %s Secret %s/%s on %s: %s.%s"
+                            % (action, namespace, name, self.host, detail.rstrip(". "), hint))
         error.status = status
         return error
 

@@ -21,8 +21,10 @@ description:
     a generated one on purpose, or to store values derived from generated ones).
   - Other keys of an existing Secret are left alone; labels and annotations are merged.
   - Values are never shown; C(--diff) lists key names with C(<hidden>) and whether each one was added,
-    generated or updated. The values are returned only with O(return_values=true); the calling task must
-    then set C(no_log=true).
+    generated or updated. The values are returned only with O(return_values=true), and such a result is
+    hidden from the output (as with C(no_log)) but registered in full.
+  - Failure messages name the Secret, the API server and what to fix, and never contain a value, so the
+    task needs no C(no_log) (which would hide them too).
   - The Kubernetes connection options have the same names and environment variables as
     M(kubernetes.core.k8s). A collection module cannot join the C(kubernetes.core.k8s) action group, so
     set them explicitly or with C(module_defaults) for C(mlops.stack.k8s_generated_secret) (or the
@@ -80,7 +82,8 @@ options:
     default: false
   return_values:
     description:
-      - Return the resulting key/value pairs in RV(secret_data). Set C(no_log=true) on the task.
+      - Return the resulting key/value pairs in RV(secret_data). The task's output is then hidden, as with
+        C(no_log); use the registered variable.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -109,8 +112,7 @@ EXAMPLES = r"""
     labels:
       app.kubernetes.io/part-of: mlops-stack
     return_values: true
-  no_log: true
-  register: minio_root
+  register: minio_root  # output hidden (it holds values); minio_root.secret_data is usable
 
 - name: Store values derived from generated ones
   mlops.stack.k8s_generated_secret:
@@ -118,7 +120,6 @@ EXAMPLES = r"""
     namespace: mlops
     values:
       uri: "postgresql://mlflow:{{ pg.secret_data.password }}@postgresql.mlops.svc:5432/mlflow"
-  no_log: true
 
 - name: Use a password supplied by the user (stored as given)
   mlops.stack.k8s_generated_secret:
@@ -127,7 +128,6 @@ EXAMPLES = r"""
     values:
       username: admin
       password: "{{ vault_mlflow_admin_password }}"
-  no_log: true
 """
 
 RETURN = r"""
@@ -147,7 +147,9 @@ updated_keys:
   type: list
   elements: str
 secret_data:
-  description: All key/value pairs of the Secret after the run (in check mode, what they would be).
+  description:
+    - All key/value pairs of the Secret after the run (in check mode, what they would be).
+    - The result that carries it is hidden from the output; read it from the registered variable.
   returned: when O(return_values=true)
   type: dict
 namespace_created:
@@ -157,9 +159,13 @@ namespace_created:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import K8S_CONNECTION_ARGUMENT_SPEC
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
+    K8S_CONNECTION_ARGUMENT_SPEC,
+    describe_config,
+)
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
     CHARSETS,
+    MIN_LENGTH,
     SecretClient,
     SecretError,
     api_client_from_params,
@@ -193,7 +199,7 @@ def ensure(p, check_mode=False, diff=False):
     name, namespace = p["name"], p["namespace"]
     namespace_created = False
     generate = normalize_generate(p["generate"], p["length"], p["charset"])
-    client = SecretClient(api_client_from_params(p))
+    client = SecretClient(api_client_from_params(p), describe_config(p))
     existing = client.read(name, namespace)
     plan = plan_secret(existing, generate, p["values"], p["labels"], p["annotations"])
     if plan["changed"] and not check_mode:
@@ -221,7 +227,7 @@ def ensure(p, check_mode=False, diff=False):
     if p["return_values"]:
         result["secret_data"] = dict(sorted(plan["data"].items()))
     # The result never contains a value unless return_values is set (and the
-    # caller then uses no_log on the task), so the generic no_log filter,
+    # action plugin then hides the result), so the generic no_log filter,
     # which would also mask innocuous strings such as a database name given
     # in values, is replaced by a masked invocation (see kept_no_log_values).
     masked_params = dict(p)
@@ -232,9 +238,25 @@ def ensure(p, check_mode=False, diff=False):
     return result
 
 
-def kept_no_log_values(params, no_log_values):
-    """The no_log strings to scrub from the result: not the given values."""
-    return set(no_log_values) - set(str(v) for v in (params.get("values") or {}).values())
+def kept_no_log_values(params, no_log_values, failed=False):
+    """The no_log strings to scrub from the result.
+
+    A successful result never shows a value: RV(secret_data) comes only with
+    return_values, and then the action plugin hides the whole result from
+    callbacks. Masking the strings given in values would instead mangle
+    innocuous text such as a database name, or every "0" in an address, so
+    they are kept. A failure message never contains a value either; as a
+    safety net it is scrubbed of the given values long enough to be
+    credentials (short ones such as "0" or "5432" would make it unreadable).
+    """
+    given = set(str(v) for v in (params.get("values") or {}).values())
+    keep = set(v for v in given if not failed or len(v) < MIN_LENGTH)
+    return set(no_log_values) - keep
+
+
+def secret_result(result):
+    """Whether a result carries secret values (then the action hides it)."""
+    return "secret_data" in result
 
 
 def main():
@@ -242,6 +264,7 @@ def main():
     try:
         result = ensure(module.params, check_mode=module.check_mode, diff=module._diff)
     except SecretError as exc:
+        module.no_log_values.intersection_update(kept_no_log_values(module.params, module.no_log_values, True))
         module.fail_json(msg=str(exc))
     module.no_log_values.intersection_update(kept_no_log_values(module.params, module.no_log_values))
     module.exit_json(**result)

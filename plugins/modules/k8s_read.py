@@ -58,7 +58,9 @@ attributes:
     description: Reads only; there is never a diff.
     support: none
 notes:
-  - Secrets are returned with their data (base64, as the API gives it); use C(no_log) on such tasks.
+  - Secrets are returned with their data (base64, as the API gives it). A result that holds a Secret
+    is hidden from the output (as with C(no_log)) but registered in full; failures stay readable, so
+    the task needs no C(no_log).
 seealso:
   - module: kubernetes.core.k8s_info
 """
@@ -69,8 +71,7 @@ EXAMPLES = r"""
     kind: Secret
     name: mlops-s3
     namespace: mlops
-  register: s3_secret
-  no_log: true
+  register: s3_secret  # the output is hidden (it holds a Secret); s3_secret.resources is usable
 
 - name: Find migration Jobs by label
   mlops.stack.k8s_read:
@@ -103,7 +104,10 @@ api_found:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, read_objects
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import K8S_CONNECTION_ARGUMENT_SPEC
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
+    K8S_CONNECTION_ARGUMENT_SPEC,
+    describe_config,
+)
 
 
 def argument_spec():
@@ -119,13 +123,28 @@ def argument_spec():
     )
 
 
+def read(params):
+    """read_objects(); a failure also names what was read and the Kubernetes configuration."""
+    try:
+        return read_objects(params)
+    except K8sApplyError as exc:
+        target = "/".join(x for x in (params.get("namespace"), params.get("name")) if x) or "(all)"
+        raise K8sApplyError("reading %s %s %s failed: %s [%s]"
+                            % (params.get("api_version") or "v1", params["kind"], target, exc, describe_config(params)))
+
+
+def secret_result(result):
+    """Whether a result holds a Secret (then the action plugin hides it)."""
+    return any(isinstance(r, dict) and r.get("kind") == "Secret" for r in result.get("resources") or [])
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
     )
     try:
-        result = read_objects(module.params)
+        result = read(module.params)
     except K8sApplyError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -205,8 +205,9 @@ from ansible_collections.mlops.stack.plugins.module_utils.mlflow import (
     MlflowApi, MlflowError, desired_from_params, ensure_experiment, normalize_tracking_uri)
 
 
-def main():
-    argument_spec = dict(
+def argument_spec():
+    """The module's options (secrets, password and token, are no_log)."""
+    spec = dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         tracking_uri=dict(type="str", required=True, fallback=(env_fallback, ["MLFLOW_TRACKING_URI"])),
@@ -220,8 +221,12 @@ def main():
         ca_path=dict(type="path", aliases=["ca_bundle"]),
         timeout=dict(type="int", default=30),
     )
-    argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    spec.update(K8S_SERVICE_ARGUMENT_SPEC)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[["token", "username"]])
     p = module.params
     try:

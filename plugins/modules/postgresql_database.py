@@ -284,8 +284,9 @@ except ImportError:  # pragma: no cover
     from urlparse import urlsplit  # type: ignore
 
 
-def main():
-    argument_spec = dict(
+def argument_spec():
+    """The module's options (secrets, login_password and role.password, are no_log)."""
+    spec = dict(
         name=dict(type="str", required=True, aliases=["db"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         force=dict(type="bool", default=False),
@@ -307,9 +308,13 @@ def main():
             schema_privileges=dict(type="list", elements="str", default=["USAGE", "CREATE"]),
         )),
     )
-    argument_spec.update(POSTGRES_CONNECTION_ARGUMENT_SPEC)
-    argument_spec.update(K8S_SERVICE_ARGUMENT_SPEC)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    spec.update(POSTGRES_CONNECTION_ARGUMENT_SPEC)
+    spec.update(K8S_SERVICE_ARGUMENT_SPEC)
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg (3)"), exception=PSYCOPG_IMPORT_ERROR)
     p = module.params

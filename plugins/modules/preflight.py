@@ -32,8 +32,10 @@ description:
     produce a warning.
   - Fails once, with one message listing every problem, each naming the
     variable, the value (secrets hidden) and the rule.
-  - On success sets the fact C(mlops_preflight_done) so that later imports
-    of the preflight in the same run skip it.
+  - Returns RV(objects_key), a digest of every input of the roles' objects,
+    and RV(objects_valid) when objects built from the same inputs passed
+    M(mlops.stack.k8s_validate) before; C(playbooks/preflight.yml) then skips
+    building and validating them.
 options:
   roles:
     description: The roles of the run (short names such as C(mlflow)).
@@ -53,6 +55,10 @@ options:
   gpu_group:
     description: Inventory group of the GPU inference nodes; C(gpu_serving_node_group) when empty.
     type: str
+  cache_dir:
+    description: Directory of the markers of validated objects (see M(mlops.stack.k8s_validate)).
+    type: str
+    default: ~/.cache/mlops-stack/preflight
 attributes:
   check_mode:
     description: Reads only, so it runs the same in check mode.
@@ -97,6 +103,22 @@ checked_roles:
   returned: always
   type: list
   elements: str
+kubernetes_version:
+  description: The cluster's version (C(major.minor)), or the default schema version without a cluster.
+  returned: always
+  type: str
+objects_key:
+  description: Digest of the variables, GPU host vars, templates and filters the roles' objects are built from.
+  returned: always
+  type: str
+objects_valid:
+  description: Whether objects built from the same inputs were validated before.
+  returned: always
+  type: bool
+otel_experiment_id:
+  description: The collector's experiment id from the inventory, or C(0) as a placeholder to build its objects.
+  returned: always
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -109,6 +131,7 @@ def main():
         kubeconfig=dict(type="str"),
         context=dict(type="str"),
         gpu_group=dict(type="str"),
+        cache_dir=dict(type="str", default="~/.cache/mlops-stack/preflight"),
     ), supports_check_mode=True)
     module.fail_json(msg="mlops.stack.preflight runs as an action plugin on the controller; "
                          "call it from a play, not as a standalone module")

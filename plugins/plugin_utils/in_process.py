@@ -16,6 +16,11 @@ in a process like ours anyway: local connection, no ``become``, no task
 module runs the usual way. Arguments are validated with the module's own
 argument spec (types, aliases, choices, env fallbacks), and values of
 ``no_log`` options are removed from the result, as AnsibleModule does.
+
+Secrets: in either path, a result that carries secret values (the action
+says which, :meth:`InProcessAction.secret_result`) gets ``_ansible_no_log``,
+so callbacks show it censored while ``register`` keeps it whole. Failures
+carry no secret values and stay readable without task-level ``no_log``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -57,9 +62,18 @@ class InProcessAction(ActionBase):
     def run_module(self, params, check_mode, diff):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def scrubbed_values(self, params, no_log_values):
+    def scrubbed_values(self, params, no_log_values, failed=False):
         """The strings removed from the result (the module may keep some)."""
         return no_log_values
+
+    def secret_result(self, result):
+        """Whether *result* holds secret values; then callbacks never see it."""
+        return False
+
+    def hide_secrets(self, result):
+        if self.secret_result(result):
+            result["_ansible_no_log"] = True
+        return result
 
     def in_process(self):
         if os.environ.get(DISABLE_ENV, "1") == "0":
@@ -76,11 +90,12 @@ class InProcessAction(ActionBase):
         result = super(InProcessAction, self).run(tmp, task_vars)
         if not self.in_process():
             result.update(self._execute_module(module_name=self._task.resolved_action, task_vars=task_vars))
-            return result
+            return self.hide_secrets(result)
         checked = ArgumentSpecValidator(self.ARGUMENT_SPEC, **self.SPEC_KWARGS).validate(plain(self._task.args))
         if checked.error_messages:
-            result.update(failed=True, msg="Unsupported parameters or invalid values: %s"
-                          % "; ".join(checked.error_messages))
+            msg = "Unsupported parameters or invalid values: %s" % "; ".join(checked.error_messages)
+            result.update(failed=True, msg=remove_values(msg, self.scrubbed_values(
+                checked.validated_parameters, checked._no_log_values, failed=True)))
             return result
         # The play context already carries the task's check_mode/diff keywords.
         check_mode, diff = bool(self._play_context.check_mode), bool(self._play_context.diff)
@@ -88,7 +103,8 @@ class InProcessAction(ActionBase):
             out = self.run_module(checked.validated_parameters, check_mode, diff)
         except self.FAILURE_EXCEPTIONS as exc:
             out = {"failed": True, "msg": str(exc)}
-        out = remove_values(out, self.scrubbed_values(checked.validated_parameters, checked._no_log_values))
+        failed = bool(out.get("failed"))
+        out = remove_values(out, self.scrubbed_values(checked.validated_parameters, checked._no_log_values, failed))
         out.setdefault("changed", False)
         result.update(out)
-        return result
+        return self.hide_secrets(result)

@@ -239,6 +239,12 @@ def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
             "api_version": "nvidia.com/v1", "kind": "ClusterPolicy"}},
         {"name": "Namespaced read without namespace", "ignore_errors": True, "mlops.stack.k8s_read": {
             "kind": "Secret", "name": "s"}},
+        # Results holding Secrets are hidden from the output, registered in full.
+        {"name": "Show the Secrets read", "ansible.builtin.debug": {"msg": {
+            "one": "{{ one.resources | map(attribute='metadata.name') | list }}",
+            "one_api_found": "{{ one.api_found }}",
+            "listed": "{{ listed.resources | map(attribute='kind') | zip(listed.resources | map(attribute='apiVersion'),"
+                      " listed.resources | map(attribute='metadata.name')) | list }}"}}},
     ]
     play = write_playbook(tmp_path, [{"name": "read", "hosts": "localhost", "gather_facts": False,
                                       "tasks": tasks}], name="read.yml")
@@ -249,11 +255,11 @@ def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
         first = res.task_result("Secret in a new namespace")
         assert first["changed"] and first["namespace_created"] is True
         assert res.task_result("Again")["namespace_created"] is False
-        one = res.task_result("Read one")
-        assert [r["metadata"]["name"] for r in one["resources"]] == ["s"] and one["api_found"] is True
+        assert "censored" in res.task_result("Read one") and "censored" in res.task_result("List labelled")
+        shown = res.task_result("Show the Secrets read")["msg"]
+        assert shown["one"] == ["s"] and shown["one_api_found"] is True
         assert res.task_result("Read missing")["resources"] == []
-        listed = res.task_result("List labelled")["resources"]
-        assert [(r["kind"], r["apiVersion"], r["metadata"]["name"]) for r in listed] == [("Secret", "v1", "s2")]
+        assert shown["listed"] == [["Secret", "v1", "s2"]]
         names = sorted(r["metadata"]["name"] for r in res.task_result("Nodes")["resources"])
         nodes = json.loads(k8s_cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
         assert names and names == sorted(n["metadata"]["name"] for n in nodes)
@@ -274,9 +280,11 @@ def test_in_process_and_module_paths_agree(k8s_cluster, tmp_path):
     ns = "inproc-" + secrets.token_hex(3)
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": ns}, "data": {"k": "v"}}
     tasks = [
-        {"name": "Secret", "mlops.stack.k8s_generated_secret": {
+        {"name": "Secret", "register": "sec", "mlops.stack.k8s_generated_secret": {
             "name": "s", "namespace": ns, "create_namespace": True, "generate": ["password"],
             "values": {"dbname": "mlflow"}, "return_values": True}},
+        {"name": "Registered values", "ansible.builtin.debug": {"msg": {
+            "dbname": "{{ sec.secret_data.dbname }}", "password_length": "{{ sec.secret_data.password | length }}"}}},
         {"name": "Apply", "mlops.stack.k8s_apply": {"definition": [cm], "wait": True}},
         {"name": "Read", "mlops.stack.k8s_read": {"kind": "ConfigMap", "namespace": ns, "name": "cm"}},
         # Templated values are tagged str subclasses in the controller; the
@@ -306,10 +314,12 @@ def test_in_process_and_module_paths_agree(k8s_cluster, tmp_path):
             keys = set(a) - {"invocation", "_ansible_no_log", "warnings", "deprecations"}
             assert {k: a[k] for k in keys} == {k: b.get(k) for k in keys}, name
         assert "app: xy" in (tmp_path / "rendered.yaml").read_text()
-        data = second_in.task_result("Secret")["secret_data"]
-        # The Secret's own values are not scrubbed from the result (tasks that
-        # ask for return_values use no_log), in either path.
-        assert data["dbname"] == "mlflow" and len(data["password"]) == 32
+        # A result with values is hidden from the output, and registered with
+        # the Secret's own values unscrubbed, in either path.
+        for res in (module_run, second_in):
+            assert "censored" in res.task_result("Secret")
+            data = res.task_result("Registered values")["msg"]
+            assert data["dbname"] == "mlflow" and int(data["password_length"]) == 32
         for res in (module_run, second_in):
             bad = res.task_result("Bad option")
             assert bad["failed"] and "bogus" in bad["msg"]

@@ -223,3 +223,27 @@ def test_bad_gpu_group_is_refused_without_writing(tmp_path, k8s_cluster, hosts, 
     assert k8s_cluster.audit_writes(mark) == []
     _problems, msg = _preflight_result(res)
     assert expected in msg and "gpu_inference_nodes" in msg, msg
+
+
+@pytest.mark.parametrize("values,expected", [
+    ({"mlflow_extra_env": [{"name": 1, "value": "x"}]}, "role mlflow: Deployment mlops/mlflow"),
+    ({"otel_collector_tolerations": [{"key": "a", "operator": 5}]}, "spec/template/spec/tolerations/0/operator"),
+    ({"kserve_example_resources": {"limits": {"cpu": "1"}, "claims": "all"}}, "role kserve: InferenceService"),
+])
+def test_objects_the_api_server_would_refuse_are_refused_first(k8s_cluster, preflight_inv, tmp_path, values, expected):
+    """Values that pass their own checks but build an invalid object (pass-through
+    lists and mappings) are caught by the offline schema validation."""
+    res, writes = _run(k8s_cluster, preflight_inv, "site.yml", values, tmp_path)
+    assert res.rc != 0, res.explain()
+    assert writes == [], [(w["verb"], w.get("objectRef")) for w in writes[:10]]
+    msg = res.task_result("Validate the objects against the Kubernetes and CRD schemas")["msg"]
+    assert expected in msg, msg
+
+
+def test_valid_objects_are_not_checked_twice(k8s_cluster, preflight_inv):
+    first = run_playbook(PLAYBOOKS / "preflight.yml", inventory=preflight_inv, timeout=300)
+    assert first.rc == 0, first.explain()
+    second = run_playbook(PLAYBOOKS / "preflight.yml", inventory=preflight_inv, timeout=300)
+    assert second.rc == 0, second.explain()
+    assert second.task_result("Check the inventory and the cluster before any change")["objects_valid"] is True
+    assert second.task_result("Validate the objects against the Kubernetes and CRD schemas").get("skipped")
