@@ -153,6 +153,8 @@ class ActionModule(ActionBase):
             found = cluster_checks.version_problems(version)
             found += cluster_checks.gpu_node_problems(client, values.get("gpu_serving_node_group"), gpu_hosts)
             found += cluster_checks.crd_problems(client, roles)
+            found += cluster_checks.issuer_problems(client, roles, values.get("mlops_cluster_issuer"),
+                                                    values.get("mlops_tls_enabled"))
             managed = {values[ns]: flag for role, (ns, flag) in MANAGED_NAMESPACES.items()
                        if role in roles and values.get(flag) and ns in values}
             return found, cluster_checks.namespace_warnings(client, managed)

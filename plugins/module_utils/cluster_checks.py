@@ -29,10 +29,10 @@ NO_CLUSTER_HINT = ("Point KUBECONFIG at your cluster (or set mlops_kubeconfig / 
                    "without a cluster: ansible-playbook playbooks/render.yml -e mlops_render_dir=./gitops")
 
 # CRDs a role needs from another role: when the provider is not part of the
-# run, they must already be in the cluster.
+# run, they must already be in the cluster (KServe's release manifests hold
+# cert-manager Issuers and Certificates for its webhooks).
 NEEDED_CRDS = {
     "kserve": {"certmanager": ["certificates.cert-manager.io", "issuers.cert-manager.io"]},
-    "certmanager": {},
 }
 
 
@@ -114,6 +114,29 @@ def namespace_warnings(client, managed):
     return warnings
 
 
+def _exists(client, path):
+    try:
+        client.request("GET", path)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return False
+    return True
+
+
+def issuer_problems(client, roles, issuer, tls_enabled):
+    """The ClusterIssuer the stack's certificates use, when cert-manager is the cluster's own."""
+    if "certmanager" in roles or not tls_enabled or not issuer:
+        return []
+    if not _exists(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterissuers.cert-manager.io"):
+        return []  # reported by crd_problems
+    if _exists(client, "/apis/cert-manager.io/v1/clusterissuers/" + issuer):
+        return []
+    return ["mlops_cluster_issuer=%r: the ClusterIssuer does not exist in the cluster, and cert-manager is not "
+            "installed by this run (mlops_certmanager_enabled=false). Create it, name an existing one, or set "
+            "mlops_tls_enabled=false" % issuer]
+
+
 def crd_problems(client, roles):
     wanted = {}
     for role in roles:
@@ -123,13 +146,7 @@ def crd_problems(client, roles):
                     wanted[crd] = (role, provider)
     if not wanted:
         return []
-    problems = []
-    for crd, (role, provider) in sorted(wanted.items()):
-        try:
-            client.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            problems.append("role %s needs the CRD %s, which the %s role installs, but %s is not part of this run "
-                            "and the CRD is not in the cluster" % (role, crd, provider, provider))
-    return problems
+    return ["role %s needs the CRD %s, which the %s role installs, but %s is not part of this run (see "
+            "mlops_%s_enabled) and the CRD is not in the cluster" % (role, crd, provider, provider, provider)
+            for crd, (role, provider) in sorted(wanted.items())
+            if not _exists(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)]

@@ -247,3 +247,24 @@ def test_valid_objects_are_not_checked_twice(k8s_cluster, preflight_inv):
     assert second.rc == 0, second.explain()
     assert second.task_result("Check the inventory and the cluster before any change")["objects_valid"] is True
     assert second.task_result("Validate the objects against the Kubernetes and CRD schemas").get("skipped")
+
+
+def test_foreign_namespace_gets_a_warning(k8s_cluster, preflight_inv, k8s_namespace):
+    res = run_playbook(PLAYBOOKS / "preflight.yml", inventory=preflight_inv,
+                       extra_vars={"mlops_namespace": k8s_namespace}, timeout=300)
+    assert res.rc == 0, res.explain()
+    warnings = " ".join(res.task_result("Check the inventory and the cluster before any change").get("warnings", []))
+    assert "namespace %s exists and was not created by mlops.stack" % k8s_namespace in warnings, warnings
+
+
+def test_cluster_cert_manager_must_be_there_when_not_installed(k8s_cluster, preflight_inv, tmp_path):
+    """With mlops_certmanager_enabled=false the run relies on the cluster's cert-manager."""
+    values = {"mlops_certmanager_enabled": False, "mlops_cluster_issuer": "no-such-issuer"}
+    res, writes = _run(k8s_cluster, preflight_inv, "site.yml", values, tmp_path)
+    assert res.rc != 0 and writes == []
+    _problems, msg = _preflight_result(res)
+    crds = k8s_cluster.kubectl("get", "crd", "-o", "name").stdout
+    if "certificates.cert-manager.io" in crds:
+        assert "no-such-issuer" in msg and "ClusterIssuer does not exist" in msg, msg
+    else:
+        assert "needs the CRD certificates.cert-manager.io" in msg, msg
