@@ -36,7 +36,7 @@ options:
     default: []
   parse_cache:
     description: Directory of parsed release manifests (JSON keyed by sha256), shared with M(mlops.stack.k8s_apply).
-    type: str
+    type: path
   kubernetes_version:
     description: Kubernetes version whose schemas are used (the newest available that is not newer).
     type: str
@@ -93,7 +93,7 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         objects=dict(type="dict", required=True),
         crd_files=dict(type="list", elements="path", default=[]),
-        parse_cache=dict(type="str"),
+        parse_cache=dict(type="path"),
         kubernetes_version=dict(type="str", default="1.36"),
         cache_key=dict(type="str", no_log=False),
         cache_dir=dict(type="path", default="~/.cache/mlops-stack/preflight"),
@@ -102,8 +102,7 @@ def main():
         module.fail_json(msg=missing_required_lib("kubernetes-validate and jsonschema"))
     p = module.params
     try:
-        parse_cache = os.path.expanduser(p["parse_cache"]) if p["parse_cache"] else None
-        schemas = schema_check.load_crd_schemas(p["crd_files"], parse_cache)
+        schemas = schema_check.load_crd_schemas(p["crd_files"], p["parse_cache"])
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg="cannot read the CRDs of the release manifests: %s" % exc,
                          exception=traceback.format_exc())
