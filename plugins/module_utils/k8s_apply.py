@@ -829,6 +829,11 @@ def read_objects(params):
     return {"resources": items, "api_found": True}
 
 
+def managed_by(obj, manager):
+    """Whether ``manager`` has written to the object (its managedFields)."""
+    return any(entry.get("manager") == manager for entry in (obj.get("metadata") or {}).get("managedFields") or [])
+
+
 def delete_objects(applier, objects, params, check_mode=False):
     """Delete objects in reverse install order and wait until they are gone.
 
@@ -850,8 +855,12 @@ def delete_objects(applier, objects, params, check_mode=False):
         except K8sApplyError:
             result["objects"].append({"ref": ref, "result": "absent"})
             continue
-        if applier.get(path, metadata_only=True) is None:
+        current = applier.get(path, metadata_only=True)
+        if current is None:
             result["objects"].append({"ref": ref, "result": "absent"})
+            continue
+        if params.get("owned_only") and not managed_by(current, applier.manager):
+            result["objects"].append({"ref": ref, "result": "foreign"})
             continue
         result["changed"] = True
         result["objects"].append({"ref": ref, "result": "deleted"})

@@ -54,6 +54,13 @@ options:
     type: list
     elements: str
     default: []
+  owned_only:
+    description:
+      - With O(state=absent), delete only objects that O(field_manager) applied
+        (it is in their C(managedFields)); others with the same name, created by
+        someone else, are left alone and reported as C(foreign).
+    type: bool
+    default: false
   src:
     description:
       - Multi-document YAML files to apply, in order. Each item is a path or a
@@ -255,6 +262,7 @@ def argument_spec():
     return dict(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         keep_kinds=dict(type="list", elements="str", default=[]),
+        owned_only=dict(type="bool", default=False),
         src=dict(type="list", elements="raw", default=[]),
         definition=dict(type="raw"),
         include_kinds=dict(type="list", elements="str", default=[]),

@@ -114,15 +114,47 @@ def test_render_is_stable_and_valid(tmp_path, site_inv):
     assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
 
 
-def test_teardown_removes_stack(k8s_cluster, site_inv):
-    res = run_playbook(PLAYBOOKS / "teardown.yml", inventory=site_inv, timeout=1200)
-    assert res.rc == 0, res.explain()
-    left = [o for o in _stack_objects(k8s_cluster)
-            if o["kind"] not in ("PersistentVolumeClaim", "Secret")]
-    assert left == [], [(o["kind"], o["metadata"]["name"]) for o in left]
+FOREIGN_DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "mlflow", "namespace": "mlops", "labels": {"app": "someone-elses"}},
+    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "someone-elses"}},
+             "template": {"metadata": {"labels": {"app": "someone-elses"}},
+                          "spec": {"containers": [{"name": "c", "image": "example.org/app:1"}]}}},
+}
+
+
+def test_teardown_removes_only_what_the_stack_applied(k8s_cluster, site_inv):
+    # A Deployment with one of the stack's names, created by someone else.
+    k8s_cluster.kubectl("-n", "mlops", "delete", "deployment/mlflow", "--wait=true")
+    k8s_cluster.kubectl("create", "-f", "-", input=json.dumps(FOREIGN_DEPLOYMENT))
+    try:
+        res = run_playbook(PLAYBOOKS / "teardown.yml", inventory=site_inv, timeout=1200)
+        assert res.rc == 0, res.explain()
+        listing = res.task_result("Show what will be deleted and what is kept")["msg"]
+        assert "Deployment mlops/otel-collector" in listing and "Deployment mlops/mlflow" in listing.split(
+            "objects another field manager created")[1], listing
+        left = [(o["kind"], o["metadata"]["name"]) for o in _stack_objects(k8s_cluster)
+                if o["kind"] not in ("PersistentVolumeClaim", "Secret")]
+        assert left == [], left
+        kept = json.loads(k8s_cluster.kubectl("-n", "mlops", "get", "deployment/mlflow", "-o", "json").stdout)
+        assert kept["metadata"]["labels"] == {"app": "someone-elses"}
+    finally:
+        k8s_cluster.kubectl("-n", "mlops", "delete", "deployment/mlflow", "--ignore-not-found", check=False)
+    # Shared platform objects stay: CRDs (deleting one deletes every object of
+    # that kind in the cluster), the controllers and their webhooks.
     crd_names = k8s_cluster.kubectl("get", "crd", "-o", "name").stdout
     for group in ("serving.kserve.io", "serving.knative.dev", "cert-manager.io"):
-        assert group not in crd_names, crd_names
+        assert group in crd_names, crd_names
+    assert k8s_cluster.kubectl("-n", "kserve", "get", "deployment/kserve-controller-manager").returncode == 0
     # Data is kept unless purge is asked for.
     secrets = k8s_cluster.kubectl("-n", "mlops", "get", "secrets", "-o", "name").stdout
     assert "mlops-postgresql-mlflow" in secrets
+
+
+def test_teardown_of_the_platform_is_explicit(k8s_cluster, site_inv):
+    res = run_playbook(PLAYBOOKS / "teardown.yml", inventory=site_inv,
+                       extra_vars={"mlops_teardown_platform": True}, timeout=1200)
+    assert res.rc == 0, res.explain()
+    crd_names = k8s_cluster.kubectl("get", "crd", "-o", "name").stdout
+    for group in ("serving.kserve.io", "serving.knative.dev", "cert-manager.io"):
+        assert group not in crd_names, crd_names
