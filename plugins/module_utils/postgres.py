@@ -626,6 +626,13 @@ class PgClient(object):
                           "AND pid <> pg_backend_pid()", (name,))
         return rows[0][0]
 
+    def user_tables(self, name):
+        """Tables outside the system schemas (what a drop would lose)."""
+        rows = self.query("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                          "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                          "AND n.nspname NOT LIKE 'pg\\_toast%%' AND n.nspname NOT LIKE 'pg\\_temp%%'", dbname=name)
+        return rows[0][0]
+
     def run(self, action, dbname):
         """Execute one planned action."""
         target = dbname if action["kind"] in ("create_extension", "grant_schema") else None
@@ -694,6 +701,11 @@ def ensure_database(client, desired, check_mode=False):
                     endpoint, "database %r has %d active connection(s); not dropping it"
                     % (desired["name"], n), None,
                     "stop the clients first, or set force=true to terminate them (PostgreSQL >= 13)"))
+            tables = client.user_tables(desired["name"])
+            if tables:
+                raise PgError(endpoint_error(
+                    endpoint, "database %r holds %d table(s); not dropping it and its data" % (desired["name"], tables),
+                    None, "set force=true to drop it with its data (back it up first)"))
         before = state_view(state, desired)
         if not check_mode:
             for a in actions:

@@ -58,14 +58,14 @@ options:
     description:
       - V(present) creates the database (and role) when missing and applies the settings.
       - V(absent) drops the database. The role is kept (it may own objects elsewhere).
-        A database with active connections is only dropped with O(force=true).
+        A database with active connections, or holding tables, is only dropped with O(force=true).
     type: str
     choices: [present, absent]
     default: present
   force:
     description:
-      - With O(state=absent), terminate the database's sessions and drop it
-        (C(DROP DATABASE ... WITH (FORCE)), PostgreSQL 13 or later).
+      - With O(state=absent), drop the database even when it holds tables, and
+        terminate its sessions (C(DROP DATABASE ... WITH (FORCE)), PostgreSQL 13 or later).
     type: bool
     default: false
   owner:

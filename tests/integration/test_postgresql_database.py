@@ -123,14 +123,29 @@ def test_lifecycle(pg_server, tmp_path):
         assert res.rc != 0  # check mode predicts the same refusal
     finally:
         holder.close()
-    res, task = run(tmp_path, dict(login(pg), name=name, state="absent"), check=True, diff=True)
-    assert res.rc == 0 and task["changed"] is True and db_row(pg, name) is not None, res.explain()
+    # absent on a database with tables: refused unless force (like s3_bucket with objects)
     res, task = run(tmp_path, dict(login(pg), name=name, state="absent"))
+    assert res.rc != 0 and "holds 1 table(s)" in task["msg"] and "force=true" in task["msg"], res.explain()
+    res, task = run(tmp_path, dict(login(pg), name=name, state="absent"), check=True)
+    assert res.rc != 0 and "holds 1 table(s)" in task["msg"]  # check mode predicts the refusal
+    res, task = run(tmp_path, dict(login(pg), name=name, state="absent", force=True), check=True, diff=True)
+    assert res.rc == 0 and task["changed"] is True and db_row(pg, name) is not None, res.explain()
+    assert pg.execute("SELECT count(*) FROM runs", dbname=name)[0][0] == 100
+    res, task = run(tmp_path, dict(login(pg), name=name, state="absent", force=True))
     assert res.rc == 0 and task["changed"] is True, res.explain()
     assert db_row(pg, name) is None
     res, task = run(tmp_path, dict(login(pg), name=name, state="absent"))
     assert res.rc == 0 and res.changed() == 0
     assert role_exists(pg, rname)  # the role is kept
+
+
+def test_empty_database_is_dropped_without_force(pg_server, tmp_path):
+    pg = pg_server
+    name = uniq("empty")
+    pg.execute('CREATE DATABASE "%s"' % name)
+    res, task = run(tmp_path, dict(login(pg), name=name, state="absent"))
+    assert res.rc == 0 and task["changed"] is True, res.explain()
+    assert db_row(pg, name) is None
 
 
 def test_force_drop_with_connections(pg_server, tmp_path):
