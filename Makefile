@@ -1,5 +1,5 @@
 # The two commands in the README: `make site` and `make test`.
-.PHONY: site test static pytest bootstrap testbins bench clean
+.PHONY: site test static pytest bootstrap testbins bench clean rehearse rehearse-down
 
 site:  ## install the control-node toolchain and deploy the stack
 	scripts/bootstrap.sh
@@ -7,6 +7,12 @@ site:  ## install the control-node toolchain and deploy the stack
 
 test:  ## install everything the tests need and run the whole suite
 	scripts/test.sh all
+
+rehearse:  ## no cluster? deploy to a local control plane with simulated nodes (pods do not run)
+	scripts/rehearse.sh
+
+rehearse-down:  ## stop the control plane `make rehearse` left running
+	scripts/rehearse.sh down
 
 static:
 	scripts/test.sh static
