@@ -14,8 +14,10 @@ import json
 import os
 import time
 
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleFilterError
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.mlops.stack.plugins.filter.gpu_scheduling import gpu_inventory
 
 from ansible_collections.mlops.stack.plugins.module_utils import cluster_checks
 from ansible_collections.mlops.stack.plugins.module_utils.inventory_rules import check_value
@@ -117,9 +119,8 @@ class ActionModule(ActionBase):
         except AnsibleError:
             return False
 
-    def _check_gpu_group(self, group, task_vars, values):
-        from ansible.errors import AnsibleFilterError
-        from ansible_collections.mlops.stack.plugins.filter.gpu_scheduling import gpu_inventory
+    @staticmethod
+    def _check_gpu_group(group, task_vars, values):
         hosts = list((task_vars.get("groups") or {}).get(group) or [])
         try:
             gpu_inventory(hosts, task_vars.get("hostvars") or {}, default_count=values.get("gpu_serving_default_gpu_count", 1))
@@ -201,6 +202,5 @@ class ActionModule(ActionBase):
                 "Preflight found %d problem(s); nothing was changed in the cluster. Fix each one (inventory "
                 "variables: group_vars, host_vars or -e) and run again:\n- %s" % (len(lines), "\n- ".join(lines))))
             return result
-        result["ansible_facts"] = {"mlops_preflight_variables_ok": True}
         result["msg"] = "inventory and cluster look fine (%d roles checked)" % len(roles)
         return result
