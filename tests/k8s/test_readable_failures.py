@@ -59,7 +59,7 @@ def _dead_kubeconfig(path, port):
 
 def _secret_tasks_play():
     tasks = []
-    for role, tasks_from, role_vars, _ in SECRET_TASKS:
+    for role, tasks_from, role_vars, dummy in SECRET_TASKS:
         tasks.append({"name": "Try %s/%s" % (role, tasks_from), "block": [{
             "name": "Include %s/%s" % (role, tasks_from),
             "ansible.builtin.include_role": {"name": "mlops.stack.%s" % role, "tasks_from": tasks_from},
@@ -76,7 +76,7 @@ def test_secret_tasks_fail_readably_when_the_api_server_is_unreachable(tmp_path,
     res = run_playbook(play, env={"K8S_AUTH_KUBECONFIG": str(kubeconfig), "K8S_AUTH_CONTEXT": "",
                                   "MLOPS_STACK_IN_PROCESS": in_process}, extra_args=["-v"])
     assert res.data, res.explain()
-    for role, tasks_from, _, task_name in SECRET_TASKS:
+    for role, tasks_from, dummy, task_name in SECRET_TASKS:
         result = res.task_result(task_name)
         where = "%s/%s: %s" % (role, tasks_from, json.dumps(result)[:2000])
         assert result.get("failed") and "censored" not in result, where

@@ -84,7 +84,7 @@ def test_results_with_secret_values_are_recognised():
 
 
 def test_generated_secret_failure_names_server_and_fix_without_values(closed_port):
-    params, _ = _params(k8s_generated_secret, {
+    params, dummy = _params(k8s_generated_secret, {
         "name": "creds", "namespace": "ns1", "host": "http://127.0.0.1:%d" % closed_port,
         "generate": ["token"], "values": {"password": PASSWORD}, "return_values": True})
     with pytest.raises(SecretError) as err:
@@ -96,7 +96,7 @@ def test_generated_secret_failure_names_server_and_fix_without_values(closed_por
 
 
 def test_read_failure_names_object_server_and_config(closed_port, tmp_path):
-    params, _ = _params(k8s_read, {"kind": "Secret", "name": "creds", "namespace": "ns1",
+    params, dummy = _params(k8s_read, {"kind": "Secret", "name": "creds", "namespace": "ns1",
                                    "host": "http://127.0.0.1:%d" % closed_port})
     with pytest.raises(K8sApplyError) as err:
         k8s_read.read(params)
