@@ -97,7 +97,7 @@ def test_generated_secret_failure_names_server_and_fix_without_values(closed_por
 
 def test_read_failure_names_object_server_and_config(closed_port, tmp_path):
     params, dummy = _params(k8s_read, {"kind": "Secret", "name": "creds", "namespace": "ns1",
-                                   "host": "http://127.0.0.1:%d" % closed_port})
+                                       "host": "http://127.0.0.1:%d" % closed_port})
     with pytest.raises(K8sApplyError) as err:
         k8s_read.read(params)
     msg = str(err.value)
