@@ -156,9 +156,11 @@ class ActionModule(ActionBase):
             found += cluster_checks.crd_problems(client, roles)
             found += cluster_checks.issuer_problems(client, roles, values.get("mlops_cluster_issuer"),
                                                     values.get("mlops_tls_enabled"))
-            managed = {values[ns]: flag for role, (ns, flag) in MANAGED_NAMESPACES.items()
-                       if role in roles and values.get(flag) and ns in values}
-            return found, cluster_checks.namespace_warnings(client, managed)
+            managed = dict((values[ns], role) for role, (ns, flag) in MANAGED_NAMESPACES.items()
+                           if role in roles and values.get(flag) and ns in values)
+            self._foreign, warnings = cluster_checks.foreign_namespaces(client, managed,
+                                                                        values.get("mlops_adopt_namespaces"))
+            return found, warnings
         except (cluster_checks.ApiError, cluster_checks.K8sConnectionError) as exc:
             return ["reading the cluster failed (%s): %s" % (cluster_checks.where(params), exc)], []
         finally:
@@ -202,5 +204,7 @@ class ActionModule(ActionBase):
                 "Preflight found %d problem(s); nothing was changed in the cluster. Fix each one (inventory "
                 "variables: group_vars, host_vars or -e) and run again:\n- %s" % (len(lines), "\n- ".join(lines))))
             return result
+        # The roles leave out the Namespace object of these (templates).
+        result["ansible_facts"] = {"mlops_foreign_namespaces": getattr(self, "_foreign", [])}
         result["msg"] = "inventory and cluster look fine (%d roles checked)" % len(roles)
         return result

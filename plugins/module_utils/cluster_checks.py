@@ -96,22 +96,29 @@ def gpu_node_problems(client, group, hosts):
     return []
 
 
-def namespace_warnings(client, managed):
-    """managed: {namespace: variable that lets the role label it}."""
+def foreign_namespaces(client, managed, adopt=False):
+    """(names, warnings) of the namespaces in ``managed`` ({namespace: role})
+    that exist and that the stack did not create. Their labels (Pod Security
+    level) are left alone unless ``adopt``."""
     if not managed:
-        return []
+        return [], []
     existing = _names(client, "/api/v1/namespaces")
-    warnings = []
-    for ns, var in sorted(managed.items()):
+    names, warnings = [], []
+    for ns, role in sorted(managed.items()):
         obj = existing.get(ns)
-        if obj is None:
+        labels = (obj or {}).get("metadata", {}).get("labels") or {}
+        if obj is None or labels.get(OWNER_LABEL[0]) == OWNER_LABEL[1]:
             continue
-        labels = obj["metadata"].get("labels") or {}
-        if labels.get(OWNER_LABEL[0]) != OWNER_LABEL[1]:
-            level = labels.get("pod-security.kubernetes.io/enforce", "not set")
-            warnings.append("namespace %s exists and was not created by mlops.stack (Pod Security enforce=%s); "
-                            "%s=true lets the role set its labels" % (ns, level, var))
-    return warnings
+        level = labels.get("pod-security.kubernetes.io/enforce", "not set")
+        if adopt:
+            warnings.append("namespace %s was not created by mlops.stack; mlops_adopt_namespaces=true: the %s role "
+                            "sets its labels (Pod Security enforce=%s becomes the stack's level)" % (ns, role, level))
+            continue
+        names.append(ns)
+        warnings.append("namespace %s exists and was not created by mlops.stack: its labels are left as they are "
+                        "(Pod Security enforce=%s); the stack's pods meet the restricted level. Set "
+                        "mlops_adopt_namespaces=true to let the %s role label it" % (ns, level, role))
+    return names, warnings
 
 
 def _exists(client, path):

@@ -48,6 +48,9 @@ MAX_LENGTH = 256
 HIDDEN = "<hidden>"
 
 
+STACK_NAMESPACE_LABELS = {"app.kubernetes.io/part-of": "mlops-stack", "app.kubernetes.io/managed-by": "mlops.stack"}
+
+
 class SecretError(Exception):
     """An expected failure; the message names the Secret and the fix."""
 
@@ -281,10 +284,12 @@ class SecretClient(object):
         }
 
     def create_namespace(self, namespace):
-        """Create a bare Namespace; False when it already exists."""
+        """Create the Namespace, labelled as the stack's (so later runs know it
+        created it); False when it already exists."""
         try:
             self.api.request("POST", "/api/v1/namespaces",
-                             body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+                             body={"apiVersion": "v1", "kind": "Namespace",
+                                   "metadata": {"name": namespace, "labels": dict(STACK_NAMESPACE_LABELS)}})
             return True
         except ApiError as exc:
             if exc.status == 409:
