@@ -1,0 +1,96 @@
+"""The objects the roles render (playbooks/render.yml, no cluster), and the
+Secrets the roles create at run time, built the way their tasks build them
+(values the roles generate are generated here)."""
+import secrets as pysecrets
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.playbook import run_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+MIRROR = (ROOT.parent / "shared" / "upstream-manifests").resolve()
+
+
+def render(tmp_dir, components, extra_vars=None):
+    """Run render.yml for `components`; return the list of rendered objects."""
+    tmp_dir = Path(tmp_dir)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    inv = {"all": {
+        "vars": dict({"mlops_manifest_dir": str(MIRROR), "mlops_namespace": "mlops",
+                      "kserve_version": "v0.20.0", "mlops_render_components": components},
+                     **(extra_vars or {})),
+        "children": {"k8s_control": {"hosts": {"localhost": {
+            "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}},
+    }}
+    inv_path = tmp_dir / "inventory.yml"
+    inv_path.write_text(yaml.safe_dump(inv))
+    out = tmp_dir / "render"
+    res = run_playbook(ROOT / "playbooks" / "render.yml", inventory=inv_path,
+                       extra_vars={"mlops_render_dir": str(out)}, timeout=900)
+    assert res.rc == 0, res.explain()
+    objs = []
+    for comp in components:
+        for f in sorted((out / comp).glob("*.yaml")):
+            if f.name == "kustomization.yaml":
+                continue
+            objs += [d for d in yaml.safe_load_all(f.read_text()) if isinstance(d, dict) and d.get("kind")]
+    return objs
+
+
+def find(objs, kind, name=None, namespace=None):
+    hits = [o for o in objs if o["kind"] == kind
+            and (name is None or o["metadata"]["name"] == name)
+            and (namespace is None or o["metadata"].get("namespace") == namespace)]
+    assert len(hits) == 1, "expected one %s %s, rendered: %s" % (
+        kind, name, [(o["kind"], o["metadata"]["name"]) for o in objs])
+    return hits[0]
+
+
+def pod_template(obj):
+    """(pod spec, first container) of a Deployment/StatefulSet/Job."""
+    spec = obj["spec"]["template"]["spec"]
+    return spec, spec["containers"][0]
+
+
+def configmaps(objs):
+    return {o["metadata"]["name"]: o.get("data", {}) for o in objs if o["kind"] == "ConfigMap"}
+
+
+def service_host(objs, name):
+    svc = find(objs, "Service", name)
+    return "%s.%s.svc" % (name, svc["metadata"]["namespace"])
+
+
+def token(n=24):
+    return pysecrets.token_urlsafe(n)
+
+
+def stack_secrets(objs, object_store="minio"):
+    """The Secrets the postgresql, object-store and mlflow roles create
+    (roles/*/tasks/secrets.yml), with freshly generated passwords."""
+    from ansible_collections.mlops.stack.plugins.filter.postgresql_uri import postgresql_uri
+    pg_host = service_host(objs, "postgresql")
+    app_pw = token()
+    out = {
+        "postgresql-superuser": {"username": "postgres", "password": token()},
+        "mlops-postgresql-mlflow": {
+            "host": pg_host, "port": "5432", "dbname": "mlflow", "username": "mlflow",
+            "password": app_pw,
+            "uri": postgresql_uri("mlflow", app_pw, pg_host, 5432, "mlflow")},
+    }
+    if object_store == "minio":
+        user, pw = pysecrets.token_hex(10), token(30)
+        out["minio-root"] = {"MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": pw}
+        endpoint = "http://%s:9000" % service_host(objs, "minio")
+    else:
+        from ansible_collections.mlops.stack.plugins.filter.seaweedfs_s3_config import seaweedfs_s3_config
+        user, pw = pysecrets.token_hex(10), token(30)
+        out["seaweedfs-s3"] = {"access_key": user, "secret_key": pw,
+                               "s3.json": seaweedfs_s3_config(user, pw)}
+        endpoint = "http://%s:8333" % service_host(objs, "seaweedfs")
+    out["mlops-s3"] = {"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": pw,
+                       "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
+                       "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
+    return out
