@@ -295,8 +295,7 @@ class MlflowApi(object):
             except Exception:  # pylint: disable=broad-except
                 raw = b""
             payload = _parse(raw)
-            if exc.code == 404 and not_found_ok and isinstance(payload, dict) \
-                    and payload.get("error_code") == "RESOURCE_DOES_NOT_EXIST":
+            if not_found_ok and _is_not_found(exc.code, payload):
                 return None
             raise MlflowError(http_error_message(self.endpoint, what, exc.code, payload, self.auth_kind))
         except URLError as exc:
@@ -347,6 +346,18 @@ class MlflowApi(object):
     def delete_tag(self, experiment_id, key):
         self.call("POST", "experiments/delete-experiment-tag", "delete tag %r of experiment %s"
                   % (key, experiment_id), {"experiment_id": experiment_id, "key": key})
+
+
+def _is_not_found(status, payload):
+    """MLflow says "does not exist" with 404 RESOURCE_DOES_NOT_EXIST, except for
+    registry aliases: 400 INVALID_PARAMETER_VALUE "... alias X not found"."""
+    if not isinstance(payload, dict):
+        return False
+    code = payload.get("error_code")
+    if status == 404 and code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    return status == 400 and code == "INVALID_PARAMETER_VALUE" \
+        and "not found" in str(payload.get("message", "")).lower()
 
 
 def _parse(raw):

@@ -52,3 +52,10 @@ def k8s_namespace(k8s_cluster, request):
                         .replace("[", "-").replace("]", "").replace("/", "-").strip("-_."), check=False)
     yield name
     k8s_cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture(scope="session")
+def serving_converged(k8s_cluster, tmp_path_factory):
+    """certmanager, knative, kserve and gpu_serving converged twice (tests/k8s/serving_env.py)."""
+    from tests.k8s.serving_env import converge_serving  # pylint: disable=import-outside-toplevel
+    return converge_serving(k8s_cluster, tmp_path_factory)

@@ -232,7 +232,7 @@ def test_bad_gpu_group_is_refused_without_writing(tmp_path, k8s_cluster, hosts, 
 @pytest.mark.parametrize("values,expected", [
     ({"mlflow_extra_env": [{"name": 1, "value": "x"}]}, "role mlflow: Deployment mlops/mlflow"),
     ({"otel_collector_tolerations": [{"key": "a", "operator": 5}]}, "spec/template/spec/tolerations/0/operator"),
-    ({"kserve_example_resources": {"limits": {"cpu": "1"}, "claims": "all"}}, "role kserve: InferenceService"),
+    ({"kserve_mlflow_runtime_resources": {"limits": {"cpu": "1"}, "claims": "all"}}, "role kserve: ServingRuntime"),
 ])
 def test_objects_the_api_server_would_refuse_are_refused_first(k8s_cluster, preflight_inv, tmp_path, values, expected):
     """Values that pass their own checks but build an invalid object (pass-through

@@ -102,3 +102,41 @@ def test_seaweedfs_s3_config_is_stable_json():
     assert "Admin" in ident["actions"] and "Write" in ident["actions"]
     with pytest.raises(AnsibleFilterError):
         seaweedfs_s3_config("", "sk")
+
+
+# ---- mlflow_server_settings ----------------------------------------------
+from ansible_collections.mlops.stack.plugins.filter.mlflow_server_settings import (  # noqa: E402
+    mlflow_server_settings)
+
+
+def _deployment(command, args, env=None):
+    return {"metadata": {"name": "mlflow"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "sidecar", "command": ["sleep"], "args": ["1d"]},
+                {"name": "mlflow", "command": command, "args": args, "env": env or []}]}}}}
+
+
+def test_mlflow_server_settings_of_the_role_deployment():
+    env = [{"name": "MLFLOW_AUTH_ADMIN_USERNAME", "valueFrom": {"secretKeyRef": {"name": "mlflow-auth", "key": "username"}}},
+           {"name": "MLFLOW_AUTH_ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "mlflow-auth", "key": "password"}}}]
+    got = mlflow_server_settings(_deployment(
+        ["mlflow", "server"], ["--host=0.0.0.0", "--port=5000", "--serve-artifacts",
+                               "--artifacts-destination=s3://mlflow-artifacts", "--app-name=basic-auth"], env))
+    assert got == {"port": 5000, "serve_artifacts": True, "artifacts_destination": "s3://mlflow-artifacts",
+                   "auth_enabled": True,
+                   "auth_secret": {"name": "mlflow-auth", "username_key": "username", "password_key": "password"}}
+
+
+def test_mlflow_server_settings_space_separated_and_defaults():
+    got = mlflow_server_settings(_deployment(
+        ["/usr/local/bin/mlflow"], ["server", "--artifacts-destination", "s3://b/p", "--serve-artifacts"]))
+    assert got == {"port": 5000, "serve_artifacts": True, "artifacts_destination": "s3://b/p",
+                   "auth_enabled": False, "auth_secret": {}}
+    got = mlflow_server_settings(_deployment(["mlflow", "server"], ["--default-artifact-root", "s3://x"],
+                                             [{"name": "MLFLOW_PORT", "value": "8080"}]))
+    assert got["port"] == 8080 and got["serve_artifacts"] is False and got["artifacts_destination"] == ""
+
+
+def test_mlflow_server_settings_needs_an_mlflow_server():
+    with pytest.raises(AnsibleFilterError, match="no container that runs `mlflow server`"):
+        mlflow_server_settings(_deployment(["python"], ["app.py"]))
