@@ -144,6 +144,17 @@ class Pod:
         raise AssertionError("%s: %s still failing after %ss: %s; log:\n%s"
                              % (self.name, kind, budget, detail, self.log()))
 
+    def wait_probe(self, kind, timeout):
+        """Wait until probe `kind` passes (e.g. readiness after startup)."""
+        deadline = time.monotonic() + timeout
+        ok, detail = self.probe(kind)
+        while not ok and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+            ok, detail = self.probe(kind)
+        assert ok, "%s: %s still failing after %ss: %s; log:\n%s" % (self.name, kind, timeout, detail, self.log())
+
     def wait_exit(self, timeout):
         try:
             return self.proc.wait(timeout=timeout)

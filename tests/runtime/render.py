@@ -71,15 +71,14 @@ def stack_secrets(objs, object_store="minio"):
     """The Secrets the postgresql, object-store and mlflow roles create
     (roles/*/tasks/secrets.yml), with freshly generated passwords."""
     from ansible_collections.mlops.stack.plugins.filter.postgresql_uri import postgresql_uri
-    pg_host = service_host(objs, "postgresql")
-    app_pw = token()
-    out = {
-        "postgresql-superuser": {"username": "postgres", "password": token()},
-        "mlops-postgresql-mlflow": {
+    out = {}
+    if any(o["kind"] == "StatefulSet" and o["metadata"]["name"] == "postgresql" for o in objs):
+        pg_host = service_host(objs, "postgresql")
+        app_pw = token()
+        out["postgresql-superuser"] = {"username": "postgres", "password": token()}
+        out["mlops-postgresql-mlflow"] = {
             "host": pg_host, "port": "5432", "dbname": "mlflow", "username": "mlflow",
-            "password": app_pw,
-            "uri": postgresql_uri("mlflow", app_pw, pg_host, 5432, "mlflow")},
-    }
+            "password": app_pw, "uri": postgresql_uri("mlflow", app_pw, pg_host, 5432, "mlflow")}
     if object_store == "minio":
         user, pw = pysecrets.token_hex(10), token(30)
         out["minio-root"] = {"MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": pw}
