@@ -41,6 +41,9 @@ class Node:
         self._next_ip += 1
         for name in service_names:
             self._hosts[name] = ip
+            # What the cluster DNS answers for the fully qualified name too.
+            if name.endswith(".svc"):
+                self._hosts[name + ".cluster.local"] = ip
         self._write_hosts()
         return ip
 
