@@ -28,6 +28,10 @@ def main(argv=None):
     ap.add_argument("--gpus-per-node", type=int, default=1)
     ap.add_argument("--parent-pid", type=int, help="serve: stop when this process exits")
     ap.add_argument("--timeout", type=float, default=240.0)
+    ap.add_argument("--webhooks", action="store_true",
+                    help="admission webhooks on, control plane in its own network namespace")
+    ap.add_argument("--local-pod", action="append", default=[], metavar="LABEL=VALUE",
+                    help="pods kwok leaves alone (a local process plays them)")
     a = ap.parse_args(argv)
     workdir = a.dir or default_dir(a.name)
 
@@ -36,13 +40,15 @@ def main(argv=None):
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         return Supervisor(workdir, name="mlops-local" if a.name == "default" else a.name,
                           cpu_nodes=a.cpu_nodes, gpu_nodes=a.gpu_nodes,
-                          gpus_per_node=a.gpus_per_node, parent_pid=a.parent_pid).serve()
+                          gpus_per_node=a.gpus_per_node, parent_pid=a.parent_pid,
+                          webhooks=a.webhooks, local_pods=a.local_pod).serve()
     if a.command == "up":
         t0 = time.monotonic()
         try:
             cl = Cluster.up(workdir, name="mlops-local" if a.name == "default" else a.name,
                             cpu_nodes=a.cpu_nodes, gpu_nodes=a.gpu_nodes,
-                            gpus_per_node=a.gpus_per_node, timeout=a.timeout)
+                            gpus_per_node=a.gpus_per_node, timeout=a.timeout,
+                            webhooks=a.webhooks, local_pods=a.local_pod)
         except ClusterError as exc:
             print("error: %s" % exc, file=sys.stderr)
             return 1

@@ -13,9 +13,12 @@ Two halves:
   ``Cluster.up(dir)`` spawns the supervisor and waits for it to be ready,
   ``down()`` stops it (and SIGKILLs any leftover component it recorded).
 
-The one intentional difference from a real cluster: the admission plugins
-ValidatingAdmissionWebhook and MutatingAdmissionWebhook are disabled,
-because no webhook pod can ever run (kwok only fakes kubelets).
+By default the admission plugins ValidatingAdmissionWebhook and
+MutatingAdmissionWebhook are disabled, because no webhook pod runs (kwok only
+fakes kubelets). ``webhooks=True`` turns them on and runs the control plane
+in a network namespace of its own (tests/cluster/netns.py), so that local
+controller processes can serve webhooks (tests/cluster/controllers.py);
+``local_pods`` names the pods (by label) that kwok must leave to them.
 """
 import ctypes
 import json
@@ -30,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from . import kubeconfig as kcfg
-from . import objects, pki
+from . import netns, objects, pki
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("MLOPS_CACHE") or
@@ -172,7 +175,7 @@ class Supervisor:
     """Owns the component processes; runs in the detached supervisor process."""
 
     def __init__(self, workdir, name="mlops-local", cpu_nodes=2, gpu_nodes=2,
-                 gpus_per_node=1, parent_pid=None, start_timeout=180.0):
+                 gpus_per_node=1, parent_pid=None, start_timeout=180.0, webhooks=False, local_pods=()):
         self.dir = Path(workdir).resolve()
         self.name = name
         self.cpu_nodes = cpu_nodes
@@ -184,6 +187,9 @@ class Supervisor:
         self.state = {}
         self.stopping = False
         self.provisioner = None
+        self.webhooks = webhooks
+        self.local_pods = tuple(local_pods)
+        self.listener = self.forwarder = None
 
     # -- state file
     def write_state(self, **kw):
@@ -277,15 +283,21 @@ class Supervisor:
         stages = kwok_stages_file()
         if not stages:
             raise RuntimeError("kwok stages.yaml missing next to the kwok binary; rerun tools/testbins/kwok/build.sh")
+        if self.local_pods:
+            from .controllers import kwok_stages_leaving
+            stages = kwok_stages_leaving(stages, self.dir / "kwok-stages.yaml", self.local_pods)
         ca, certs = self.write_pki()
         p = self.dir / "pki"
         ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "controller_manager",
                                           "scheduler", "kwok")}
+        if self.listener:
+            ports["apiserver"] = self.listener.getsockname()[1]
         server = "https://127.0.0.1:%d" % ports["apiserver"]
         kubeconfigs = self.kubeconfigs(ca, certs, server)
         self.write_state(name=self.name, dir=str(self.dir), supervisor_pid=os.getpid(), ready=False,
                          ports=ports, server=server, kubeconfig=kubeconfigs["admin"],
-                         context=self.name, started=time.time())
+                         context=self.name, started=time.time(),
+                         netns_pid=os.getpid() if self.listener else None)
 
         etcd_url = "http://127.0.0.1:%d" % ports["etcd"]
         peer_url = "http://127.0.0.1:%d" % ports["etcd_peer"]
@@ -314,13 +326,17 @@ class Supervisor:
             "--audit-policy-file=%s" % self.write_audit_policy(),
             "--audit-log-path=%s" % (self.dir / AUDIT_LOG),
             "--audit-log-maxsize=200", "--audit-log-maxbackup=1",
-            "--disable-admission-plugins=" + ",".join(DISABLED_ADMISSION),
+            *(["--enable-aggregator-routing=true"] if self.webhooks else
+              ["--disable-admission-plugins=" + ",".join(DISABLED_ADMISSION)]),
             "--allow-privileged=true",
             # The kubernetes Service cannot point at 127.0.0.1 (Endpoints
             # validation forbids loopback); nothing in-cluster runs anyway.
             "--endpoint-reconciler-type=none",
             "--profiling=false",
             "--v=1"])
+        if self.listener:
+            self.forwarder = netns.Forwarder(self.listener)
+            self.forwarder.start()
         ctx = _ssl_context(p)
         self.wait_until("kube-apiserver /readyz", lambda: _http_ok(server + "/readyz", ctx))
         t_api = time.monotonic() - t0
@@ -392,6 +408,8 @@ class Supervisor:
     def teardown(self):
         if self.provisioner:
             self.provisioner.stop()
+        if self.forwarder:
+            self.forwarder.stop()
         for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
             proc = self.procs.get(name)
             if proc is None:
@@ -414,6 +432,8 @@ class Supervisor:
             signal.signal(sig, self._on_signal)
         code = 0
         try:
+            if self.webhooks:
+                self.listener = netns.isolate()
             self.start()
             while not self.stopping:
                 if self.parent_pid and not pid_alive(self.parent_pid):
@@ -485,7 +505,7 @@ class Cluster:
     # -- lifecycle
     @classmethod
     def up(cls, workdir=None, name="mlops-local", cpu_nodes=2, gpu_nodes=2, gpus_per_node=1,
-           parent_pid=None, timeout=240.0):
+           parent_pid=None, timeout=240.0, webhooks=False, local_pods=()):
         """Start (or reuse) the control plane in workdir; returns once it is ready."""
         workdir = Path(workdir or default_dir()).resolve()
         cl = cls(workdir)
@@ -509,6 +529,10 @@ class Cluster:
                 "--gpus-per-node", str(gpus_per_node)]
         if parent_pid:
             args += ["--parent-pid", str(parent_pid)]
+        if webhooks:
+            args.append("--webhooks")
+        for sel in local_pods:
+            args += ["--local-pod", sel]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         logf = open(workdir / "supervisor.log", "ab")
