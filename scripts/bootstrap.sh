@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine: Python venv with pinned requirements (cached outside
 # the clone by requirements hash), Debian packages the tests use, and, with
-# --test-servers, the Go-built test servers.
+# --test-servers, the Go-built test servers and the runtime image venvs.
 # Usage: scripts/bootstrap.sh [--test] [--test-servers]
 source "$(dirname "$0")/lib.sh"
 
@@ -48,5 +48,6 @@ fi
 
 if [ "$want_servers" = 1 ]; then
   "$ROOT/scripts/build-testbins.sh"
+  "$ROOT/scripts/build-runtime-images.sh"
 fi
 log "environment ready: source .venv/bin/activate"

@@ -8,8 +8,8 @@ Go binary built by tools/testbins, or Debian's PostgreSQL. Every known
 difference between image and test software is listed in `differences` and
 printed by the tests that run it.
 """
-import glob
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -102,7 +102,6 @@ def dockerfile_facts(path):
         elif m.group(1) == "USER":
             user = m.group(2).strip()
         else:
-            import json
             cmd = json.loads(m.group(2))
     return {"env": env, "user": user, "cmd": cmd}
 
@@ -179,7 +178,3 @@ def storage_initializer(ref):
                      "software: pip install %s" % " ".join(build.specs()["kserve-storage"]),
                      "entrypoint: python3 -c calling Storage.download_files like the image's "
                      "initializer-entrypoint script"])
-
-
-def pg_bin_glob():
-    return glob.glob("/usr/lib/postgresql/*/bin")

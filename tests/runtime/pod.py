@@ -153,6 +153,9 @@ class Pod:
                 break
             time.sleep(0.5)
             ok, detail = self.probe(kind)
+        if not ok and self.proc.poll() is not None:
+            raise AssertionError("%s exited with %s before its %s passed (%s); log:\n%s"
+                                 % (self.name, self.proc.returncode, kind, detail, self.log()))
         assert ok, "%s: %s still failing after %ss: %s; log:\n%s" % (self.name, kind, timeout, detail, self.log())
 
     def wait_exit(self, timeout):
@@ -232,8 +235,8 @@ def run_container(node, image, pod_spec, container, *, name, workdir, secrets=No
           "mkdir %s/up %s/work %s" % (q(str(w)), q(str(w)), q(r)),
           "mount -t overlay overlay -o lowerdir=/,upperdir=%s/up,workdir=%s/work %s" % (q(str(w)), q(str(w)), q(r)),
           # The image's users, not the machine's.
-          "printf '%%s\\n' %s > %s/etc/passwd" % (" ".join(q(l) for l in _passwd(image, uid)), q(r)),
-          "printf '%%s\\n' %s > %s/etc/group" % (" ".join(q(l) for l in _group(image, gid, fs_group)), q(r)),
+          "printf '%%s\\n' %s > %s/etc/passwd" % (" ".join(q(l) for l in _passwd(image)), q(r)),
+          "printf '%%s\\n' %s > %s/etc/group" % (" ".join(q(l) for l in _group(image)), q(r)),
           "mount -t tmpfs -o mode=0755 tmpfs %s/root" % q(r),
           "mount --rbind /proc %s/proc" % q(r), "mount --rbind /dev %s/dev" % q(r),
           "mount --rbind /sys %s/sys" % q(r),
@@ -282,14 +285,12 @@ def run_container(node, image, pod_spec, container, *, name, workdir, secrets=No
     if csc.get("readOnlyRootFilesystem"):
         sh.append("mount -o remount,ro %s" % q(r))
     groups = "--groups=%d" % fs_group if fs_group is not None else "--clear-groups"
-    caps = [] if not csc.get("capabilities", {}).get("drop") == ["ALL"] else []
     # No capabilities at all: the pods run as non-root users, and dropping the
     # bounding set also covers an image that runs as root.
     sh.append("cd %s && exec /usr/sbin/chroot %s %s --reuid=%d --regid=%d %s --no-new-privs "
               "--inh-caps=-all --bounding-set=-all -- /bin/sh -c 'cd \"$0\" && exec \"$@\"' %s %s"
               % (q(r), q(r), SETPRIV, uid, gid, groups, q(image.workdir),
                  " ".join(q(a) for a in argv)))
-    del caps
     script = "\n".join(sh)
     (workdir / "sandbox.sh").write_text(script + "\n")
     log_path = workdir / "container.log"
@@ -311,20 +312,12 @@ def _host_view(path):
     return os.path.realpath(path)
 
 
-def _passwd(image, uid):
+def _passwd(image):
     lines = ["root:x:0:0:root:/root:/bin/sh"]
     for u, (uname, home) in sorted(image.users.items()):
         lines.append("%s:x:%d:%d::%s:/bin/sh" % (uname, u, u, home))
-    del uid
     return lines
 
 
-def _group(image, gid, fs_group):
-    lines = ["root:x:0:"]
-    seen = {0}
-    for u, (uname, _home) in sorted(image.users.items()):
-        if u not in seen:
-            lines.append("%s:x:%d:" % (uname, u))
-            seen.add(u)
-    del gid, fs_group
-    return lines
+def _group(image):
+    return ["root:x:0:"] + ["%s:x:%d:" % (uname, u) for u, (uname, _home) in sorted(image.users.items()) if u]
