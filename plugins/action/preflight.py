@@ -27,7 +27,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cro
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SPEC = os.path.join("playbooks", "vars", "stack_argument_spec.yml")
 # What a role's objects are built from, besides the variables.
-OBJECT_SOURCES = ("roles/*/templates/*", "roles/*/tasks/manifests.yml", "roles/*/tasks/fetch.yml",
+OBJECT_SOURCES = ("roles/*/templates/*", "roles/*/tasks/manifests.yml", "roles/*/tasks/scheduling.yml",
                   "roles/*/tasks/validate.yml", "roles/*/vars/main.yml", "roles/*/defaults/main.yml",
                   "plugins/filter/*.py", "plugins/module_utils/schema_check.py")
 DEFAULT_CACHE_DIR = "~/.cache/mlops-stack/preflight"
