@@ -35,10 +35,10 @@ def inferenceservice_config(objs):
 
 def s3_secret_env(secret_name, annotations, s3_config):
     """KServe's BuildSecretEnvs + BuildS3EnvVars for a Secret with these annotations."""
-    env = [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {
-               "name": secret_name, "key": s3_config.get("s3AccessKeyIDName") or "awsAccessKeyID"}}},
-           {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {
-               "name": secret_name, "key": s3_config.get("s3SecretAccessKeyName") or "awsSecretAccessKey"}}}]
+    key_id = s3_config.get("s3AccessKeyIDName") or "awsAccessKeyID"
+    key_secret = s3_config.get("s3SecretAccessKeyName") or "awsSecretAccessKey"
+    env = [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key_id}}},
+           {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key_secret}}}]
     pre = "serving.kserve.io/"
     endpoint = annotations.get(pre + "s3-endpoint")
     if endpoint is not None:

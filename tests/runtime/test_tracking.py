@@ -84,9 +84,11 @@ def test_mlflow_migrates_then_serves_with_postgresql_and_s3(mlflow_pod, stack_se
                                        body=b"hello", headers={"Host": "mlflow.mlops.svc:5000"})
     assert status == 200, raw
     s3 = stack_secrets["mlops-s3"]
-    body = minio_pod.node.call(lambda: s3_client(minio_pod.ip, 9000, s3).get_object(
-        Bucket="mlflow-artifacts", Key="contract/hello.txt")["Body"].read())
-    assert body == b"hello"
+
+    def fetch():
+        obj = s3_client(minio_pod.ip, 9000, s3).get_object(Bucket="mlflow-artifacts", Key="contract/hello.txt")
+        return obj["Body"].read()
+    assert minio_pod.node.call(fetch) == b"hello"
     res = mlflow_pod.exec(["sh", "-c", "touch /x"])
     assert res.returncode != 0 and "Read-only file system" in res.stderr, res
 
