@@ -126,8 +126,10 @@ def converged(cluster, tmp_path_factory):
     inv = _inventory(tmp, cluster)
     extra = _extra(tmp)
     t0 = time.monotonic()
-    runs = [run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra,
-                         env=_env(cluster)) for dummy in range(2)]
+    runs = [run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra, env=_env(cluster))]
+    if runs[0].rc == 0:
+        runs.append(run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra,
+                                 env=_env(cluster)))
     t1 = time.monotonic()
     isvc_extra = dict(extra, isvc_name=ISVC, isvc_runtime="mlflow-mlserver")
     deploys = [run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, extra_vars=isvc_extra,
@@ -152,8 +154,9 @@ def _env_of(container):
 
 
 def test_roles_converge_with_webhooks_on(converged):
-    first, second = converged["runs"]
+    first = converged["runs"][0]
     assert first.rc == 0, first.explain() + converged["runner"].logs()
+    second = converged["runs"][1]
     assert second.rc == 0, second.explain()
     assert second.changed() == 0, [t for t in second.stdout.splitlines() if '"changed": true' in t][:5]
     assert not converged["runner"].errors, converged["runner"].errors
