@@ -1,5 +1,5 @@
 # The two commands in the README: `make site` and `make test`.
-.PHONY: site test static pytest bootstrap testbins bench clean rehearse rehearse-down
+.PHONY: site test static pytest bootstrap testbins bench clean rehearse rehearse-down molecule
 
 site:  ## install the control-node toolchain and deploy the stack
 	scripts/bootstrap.sh
@@ -13,6 +13,9 @@ rehearse:  ## no cluster? deploy to a local control plane with simulated nodes (
 
 rehearse-down:  ## stop the control plane `make rehearse` left running
 	scripts/rehearse.sh down
+
+molecule:  ## molecule test for every scenario (or SCENARIOS="kserve knative"), each on its own local control plane
+	scripts/molecule.sh $(SCENARIOS)
 
 static:
 	scripts/test.sh static
