@@ -22,7 +22,7 @@ from ansible_collections.mlops.stack.plugins.filter.gpu_scheduling import gpu_in
 from ansible_collections.mlops.stack.plugins.module_utils import cluster_checks
 from ansible_collections.mlops.stack.plugins.module_utils.inventory_rules import check_value
 from ansible_collections.mlops.stack.plugins.module_utils.schema_check import marker_path
-from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field
+from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field, route_namespaces
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SPEC = os.path.join("playbooks", "vars", "stack_argument_spec.yml")
@@ -156,6 +156,12 @@ class ActionModule(ActionBase):
             found += cluster_checks.crd_problems(client, roles)
             found += cluster_checks.issuer_problems(client, roles, values.get("mlops_cluster_issuer"),
                                                     values.get("mlops_tls_enabled"))
+            if values.get("mlops_exposure") == "gateway":
+                found += cluster_checks.gateway_problems(
+                    client, {"name": values.get("mlops_gateway_name"),
+                             "namespace": values.get("mlops_gateway_namespace") or values.get("mlops_namespace"),
+                             "section_name": values.get("mlops_gateway_section_name")},
+                    route_namespaces(values), create="gateway" in roles, gateway_class=values.get("mlops_gateway_class"))
             managed = dict((values[ns], role) for role, (ns, flag) in MANAGED_NAMESPACES.items()
                            if role in roles and values.get(flag) and ns in values)
             self._foreign, warnings = cluster_checks.foreign_namespaces(client, managed,

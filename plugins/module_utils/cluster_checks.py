@@ -157,3 +157,110 @@ def crd_problems(client, roles):
             "mlops_%s_enabled) and the CRD is not in the cluster" % (role, crd, provider, provider, provider)
             for crd, (role, provider) in sorted(wanted.items())
             if not _exists(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)]
+
+
+GATEWAY_CRDS = ("gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io")
+GATEWAY_API = "/apis/gateway.networking.k8s.io/v1"
+GATEWAY_INSTALL_HINT = ("install your Gateway API implementation (it brings the CRDs), or the standard CRDs "
+                        "(kubectl apply --server-side -f https://github.com/kubernetes-sigs/gateway-api/releases/"
+                        "download/v1.6.3/standard-install.yaml), or set mlops_exposure: ingress (with "
+                        "mlops_ingress_class) or none")
+
+
+def selector_matches(selector, labels):
+    """Kubernetes label selector semantics (matchLabels and matchExpressions)."""
+    selector = selector or {}
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def listener_admits(listener, gateway_namespace, namespace, labels):
+    """Whether a Gateway listener accepts HTTPRoutes from *namespace* (with *labels*)."""
+    if listener.get("protocol") not in ("HTTP", "HTTPS"):
+        return False
+    allowed = listener.get("allowedRoutes") or {}
+    kinds = allowed.get("kinds")
+    if kinds and not any(k.get("kind") == "HTTPRoute" for k in kinds):
+        return False
+    source = (allowed.get("namespaces") or {}).get("from") or "Same"
+    if source == "All":
+        return True
+    if source == "Same":
+        return namespace == gateway_namespace
+    if source == "Selector":
+        return selector_matches((allowed.get("namespaces") or {}).get("selector"), labels)
+    return False
+
+
+def _route_source(listener):
+    return ((listener.get("allowedRoutes") or {}).get("namespaces") or {}).get("from", "Same")
+
+
+def _namespace_labels(client, namespace):
+    """The namespace's labels, or those it will get when the stack creates it."""
+    try:
+        obj = client.request("GET", "/api/v1/namespaces/" + namespace)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return {"kubernetes.io/metadata.name": namespace, OWNER_LABEL[0]: OWNER_LABEL[1]}
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def gateway_problems(client, gateway, route_namespaces, create=False, gateway_class=""):
+    """Read-only checks of mlops_exposure gateway: CRDs, the Gateway (or the
+    GatewayClass of the one the stack creates) and that its listeners admit
+    our routes. ``gateway``: dict(name, namespace, section_name)."""
+    if not route_namespaces:
+        return []
+    missing = [crd for crd in GATEWAY_CRDS
+               if not _exists(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd)]
+    if missing:
+        return ["mlops_exposure=gateway, but the Gateway API CRDs are not in the cluster (%s): %s"
+                % (", ".join(missing), GATEWAY_INSTALL_HINT)]
+    ref = "%s/%s" % (gateway["namespace"], gateway["name"])
+    if create:
+        if gateway_class and not _exists(client, GATEWAY_API + "/gatewayclasses/" + gateway_class):
+            return ["mlops_gateway_class=%r: the GatewayClass does not exist (kubectl get gatewayclass lists those of "
+                    "your Gateway API implementation); the Gateway %s would never be programmed" % (gateway_class, ref)]
+        return []
+    try:
+        obj = client.request("GET", "%s/namespaces/%s/gateways/%s" % (GATEWAY_API, gateway["namespace"], gateway["name"]))
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        return ["mlops_gateway_name=%r / mlops_gateway_namespace=%r: the Gateway %s does not exist. Name your "
+                "platform's Gateway (kubectl get gateways -A), let the stack create one (mlops_gateway_create: true "
+                "with mlops_gateway_class), or set mlops_exposure: ingress | none"
+                % (gateway["name"], gateway["namespace"], ref)]
+    listeners = (obj.get("spec") or {}).get("listeners") or []
+    section = gateway.get("section_name")
+    if section:
+        chosen = [item for item in listeners if item.get("name") == section]
+        if not chosen:
+            return ["mlops_gateway_section_name=%r: Gateway %s has no such listener (it has: %s)"
+                    % (section, ref, ", ".join(item.get("name", "?") for item in listeners) or "none")]
+    else:
+        chosen = listeners
+    problems = []
+    for namespace in sorted(set(route_namespaces)):
+        labels = _namespace_labels(client, namespace)
+        if not any(listener_admits(item, gateway["namespace"], namespace, labels) for item in chosen):
+            described = ", ".join("%s allows %s" % (item.get("name"), _route_source(item)) for item in chosen)
+            problems.append(
+                "Gateway %s does not accept HTTPRoutes from namespace %s (listeners %s). Let a listener admit it "
+                "(allowedRoutes.namespaces.from: All, or a Selector matching the namespace's labels), or set "
+                "mlops_gateway_section_name to a listener that does" % (ref, namespace, described or "none"))
+    return problems

@@ -114,11 +114,42 @@ def _certmanager(values):
     if values.get("certmanager_acme_enabled") and "certmanager_acme_email" in values \
             and not values["certmanager_acme_email"]:
         yield "certmanager_acme_email", "must be set when certmanager_acme_enabled is true"
+    if values.get("certmanager_acme_enabled") and values.get("certmanager_acme_exposure") == "none":
+        yield ("certmanager_acme_exposure", "cannot be none when certmanager_acme_enabled is true: the HTTP-01 "
+               "challenge must be reachable (use gateway or ingress)")
+    if values.get("certmanager_acme_enabled") and values.get("certmanager_acme_exposure") == "ingress" \
+            and "certmanager_acme_ingress_class" in values and not values["certmanager_acme_ingress_class"]:
+        yield "certmanager_acme_ingress_class", "must name an IngressClass for the HTTP-01 solver"
+
+
+def exposed_roles(values):
+    """Roles that publish a component outside the cluster with these values."""
+    roles = [role for role in ("mlflow", "minio", "seaweedfs") if values.get("%s_ingress_enabled" % role)]
+    if values.get("kserve_deployment_mode") in ("Standard", "RawDeployment"):
+        roles.append("kserve")
+    return roles
+
+
+def route_namespaces(values):
+    """Namespaces whose HTTPRoutes (or Ingresses) the exposed roles create."""
+    names = {"mlflow": "mlflow_namespace", "minio": "minio_namespace", "seaweedfs": "seaweedfs_namespace",
+             "kserve": "kserve_serving_namespace"}
+    return sorted(set(values[names[r]] for r in exposed_roles(values) if values.get(names[r])))
 
 
 def _stack(values):
     if values.get("mlops_tls_enabled") and "mlops_cluster_issuer" in values and not values["mlops_cluster_issuer"]:
         yield "mlops_cluster_issuer", "must be set when mlops_tls_enabled is true"
+    exposure = values.get("mlops_exposure")
+    exposed = exposed_roles(values)
+    if exposure == "ingress" and exposed and not values.get("mlops_ingress_class"):
+        yield ("mlops_ingress_class", "must name your IngressClass when mlops_exposure is ingress (%s exposed; "
+               "kubectl get ingressclass lists them); ingress-nginx is retired, so there is no default"
+               % ", ".join(exposed))
+    if exposure == "gateway" and values.get("mlops_gateway_create") and not values.get("mlops_gateway_class"):
+        yield "mlops_gateway_class", "must name a GatewayClass when mlops_gateway_create is true (kubectl get gatewayclass)"
+    if exposure == "gateway" and "mlops_gateway_name" in values and not values["mlops_gateway_name"]:
+        yield "mlops_gateway_name", "must name the Gateway the routes attach to when mlops_exposure is gateway"
 
 
 RULES = (_ingress_hosts, _mlflow, _object_store, _postgresql, _otel, _certmanager, _stack)

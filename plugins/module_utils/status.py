@@ -48,6 +48,17 @@ def workload_status(obj, component=None, endpoint=""):
     if kind == "DaemonSet":
         desired = status.get("desiredNumberScheduled", 0)
         ready = status.get("numberReady", 0)
+    elif kind == "Gateway":
+        # Programmed: the implementation configured its data plane for it.
+        conds = dict((c.get("type"), c) for c in status.get("conditions") or [])
+        programmed = conds.get("Programmed") or {}
+        desired, ready = 1, 1 if programmed.get("status") == "True" else 0
+        if not ready:
+            return {"component": component or meta.get("name", "?"), "version": "", "ready": "0/1",
+                    "endpoint": endpoint, "ok": False,
+                    "problem": "Gateway not Programmed: %s (is the GatewayClass %s served by a Gateway API "
+                               "implementation?)" % (programmed.get("message") or programmed.get("reason") or "no status",
+                                                     obj.get("spec", {}).get("gatewayClassName"))}
     else:
         desired = obj.get("spec", {}).get("replicas", 1)
         ready = status.get("readyReplicas", 0) or 0

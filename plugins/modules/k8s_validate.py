@@ -34,6 +34,21 @@ options:
     type: list
     elements: path
     default: []
+  crd_definitions:
+    description:
+      - CustomResourceDefinition objects (for example read from the cluster) whose schemas are used besides those
+        of O(crd_files).
+    type: list
+    elements: dict
+    default: []
+  unpinned_groups:
+    description:
+      - API groups that the cluster provides rather than a pinned release (for example
+        C(gateway.networking.k8s.io)). Their objects are checked when O(crd_definitions) has their CRD, and
+        otherwise reported in RV(skipped) instead of failing.
+    type: list
+    elements: str
+    default: []
   parse_cache:
     description: Directory of parsed release manifests (JSON keyed by sha256), shared with M(mlops.stack.k8s_apply).
     type: path
@@ -79,6 +94,11 @@ checked:
   description: Number of objects checked.
   returned: always
   type: int
+skipped:
+  description: Objects of O(unpinned_groups) that could not be checked (no CRD given).
+  returned: success
+  type: list
+  elements: str
 """
 
 import os
@@ -93,6 +113,8 @@ def main():
     module = AnsibleModule(argument_spec=dict(
         objects=dict(type="dict", required=True),
         crd_files=dict(type="list", elements="path", default=[]),
+        crd_definitions=dict(type="list", elements="dict", default=[]),
+        unpinned_groups=dict(type="list", elements="str", default=[]),
         parse_cache=dict(type="path"),
         kubernetes_version=dict(type="str", default="1.36"),
         cache_key=dict(type="str", no_log=False),
@@ -103,15 +125,17 @@ def main():
     p = module.params
     try:
         schemas = schema_check.load_crd_schemas(p["crd_files"], p["parse_cache"])
+        schemas.update(schema_check.crd_schemas(p["crd_definitions"]))
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg="cannot read the CRDs of the release manifests: %s" % exc,
                          exception=traceback.format_exc())
-    problems, checked = [], 0
+    problems, checked, skipped = [], 0, []
     for role, objects in sorted(p["objects"].items()):
         objects = [o for o in objects or [] if isinstance(o, dict)]
         checked += len(objects)
         problems.extend("role %s: %s" % (role, line)
-                        for line in schema_check.validate_objects(objects, schemas, p["kubernetes_version"]))
+                        for line in schema_check.validate_objects(objects, schemas, p["kubernetes_version"],
+                                                                  p["unpinned_groups"], skipped))
     if problems:
         module.fail_json(msg="%d object(s) would be refused by the API server; nothing was changed in the cluster:\n- %s"
                          % (len(problems), "\n- ".join(problems)), problems=problems, checked=checked)
@@ -124,7 +148,10 @@ def main():
                 fh.write("%d objects valid\n" % checked)
         except (IOError, OSError):
             pass  # the marker only saves time
-    module.exit_json(changed=False, problems=[], checked=checked)
+    if skipped:
+        module.warn("not validated offline (their CRDs are not in the cluster or no cluster was read): %s"
+                    % ", ".join(skipped))
+    module.exit_json(changed=False, problems=[], checked=checked, skipped=skipped)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ def k8s_cluster(tmp_path_factory):
     if reuse:
         cl = Cluster(reuse)
         require(cl.is_ready(), "no running control plane in MLOPS_TEST_CLUSTER_DIR=%s" % reuse)
+        _gateway_api(cl)
         yield cl
         return
     missing = missing_binaries()
@@ -38,9 +39,17 @@ def k8s_cluster(tmp_path_factory):
     cl = Cluster.up(workdir, parent_pid=os.getpid())
     atexit.register(cl.down)
     try:
+        _gateway_api(cl)
         yield cl
     finally:
         cl.down()
+
+
+def _gateway_api(cluster):
+    """The Gateway API CRDs every test cluster has (tests/cluster/gateway_api.py)."""
+    from tests.cluster import gateway_api  # pylint: disable=import-outside-toplevel
+    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
+    gateway_api.install(cluster)
 
 
 @pytest.fixture

@@ -24,6 +24,12 @@ def site_inventory(path, cluster, s3=None, pg=None, mlflow=None, object_store="m
         "mlops_domain": "mlops.test",
         # Upstream KServe v0.20 is the mirrored release the tests use.
         "kserve_version": "v0.20.0",
+        # MLflow is published with an HTTPRoute on a Gateway the stack creates
+        # (tests/cluster/gateway_api.py installs the CRDs and the class).
+        "mlops_exposure": "gateway",
+        "mlops_gateway_create": True,
+        "mlops_gateway_class": "mlops-test",
+        "mlops_gateway_namespace": "mlops-gateway",
     }
     store = "seaweedfs" if object_store == "seaweedfs" else "minio"
     if s3 is not None:

@@ -27,7 +27,8 @@ ENTRY_PLAYBOOKS = ("site.yml", "storage.yml", "tracking.yml", "serving.yml", "gp
                    "render.yml", "teardown.yml", "validate.yml")
 # Variables that decide which roles run: a bad value of one of them changes
 # which other variables are checked, so each is tried in a run of its own.
-SELECTORS = ("mlops_object_store", "kserve_deployment_mode", "gpu_serving_node_group", "mlops_certmanager_enabled")
+SELECTORS = ("mlops_object_store", "kserve_deployment_mode", "gpu_serving_node_group", "mlops_certmanager_enabled",
+             "mlops_exposure", "mlops_gateway_create")
 # Connection and run settings: a bad one is reported as a cluster problem.
 NOT_INVENTORY = ("mlops_kubeconfig", "mlops_kube_context", "mlops_manifest_dir")
 

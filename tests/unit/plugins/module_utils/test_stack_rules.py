@@ -14,6 +14,8 @@ GOOD = {
     "postgresql_mode": "bundled", "postgresql_extensions": ["pg_stat_statements"],
     "otel_collector_mlflow_version": "3.17.2", "otel_collector_compression": "auto",
     "certmanager_acme_enabled": False, "certmanager_acme_email": "",
+    "mlops_exposure": "gateway", "mlops_gateway_name": "mlops", "mlops_gateway_create": False,
+    "mlops_gateway_class": "", "mlops_ingress_class": "",
 }
 
 
@@ -22,6 +24,13 @@ def test_defaults_break_no_rule():
 
 
 @pytest.mark.parametrize("change,variable", [
+    ({"mlops_exposure": "ingress"}, "mlops_ingress_class"),
+    ({"mlops_gateway_create": True}, "mlops_gateway_class"),
+    ({"mlops_gateway_name": ""}, "mlops_gateway_name"),
+    ({"certmanager_acme_enabled": True, "certmanager_acme_email": "a@b.c", "certmanager_acme_exposure": "none"},
+     "certmanager_acme_exposure"),
+    ({"certmanager_acme_enabled": True, "certmanager_acme_email": "a@b.c", "certmanager_acme_exposure": "ingress",
+      "certmanager_acme_ingress_class": ""}, "certmanager_acme_ingress_class"),
     ({"mlflow_ingress_host": ""}, "mlflow_ingress_host"),
     ({"minio_ingress_enabled": True}, "minio_ingress_host"),
     ({"mlflow_artifacts_bucket": "elsewhere"}, "mlflow_artifacts_bucket"),
@@ -49,3 +58,10 @@ def test_each_rule_names_the_variable_to_change(change, variable):
 def test_rules_skip_what_was_not_checked():
     # Only variables that passed their own checks reach the rules.
     assert cross_field({"mlflow_ingress_enabled": True}) == []
+
+
+def test_ingress_class_is_only_needed_when_something_is_exposed():
+    assert cross_field(dict(GOOD, mlops_exposure="ingress", mlflow_ingress_enabled=False)) == []
+    found = cross_field(dict(GOOD, mlops_exposure="ingress", mlflow_ingress_enabled=False,
+                             kserve_deployment_mode="Standard"))
+    assert [v for v, _ in found] == ["mlops_ingress_class"] and "kserve" in found[0][1]
