@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.mlops.stack.plugins.module_utils import model_deploy
 
 from tests.cluster import Cluster, missing_binaries, netns
 from tests.cluster.controllers import KSERVE_POD, kserve_runner
@@ -77,6 +78,19 @@ def _s3_secret(cluster):
                                "metadata": {"name": "mlops-s3", "namespace": "mlops"}, "stringData": data})
 
 
+def _isvc(name, runtime, sched):
+    """The InferenceService mlops.stack.model_deployment applies, with the
+    options roles/kserve/tasks/deploy_model.yml passes it for a GPU model."""
+    params = {"model": name, "namespace": SERVING_NS, "runtime": runtime, "model_format": "mlflow",
+              "protocol_version": "v2", "service_account": "kserve-s3", "resources": sched["resources"],
+              "node_selector": sched["nodeSelector"], "tolerations": sched["tolerations"],
+              "affinity": sched["affinity"], "min_replicas": 1, "max_replicas": 3,
+              "scale_metric": "cpu", "scale_target": 70}
+    return model_deploy.inference_service(params, name, {
+        "version": "1", "artifact_uri": "mlflow-artifacts:/1/abc/artifacts/model",
+        "storage_uri": "s3://models/%s/1" % name})
+
+
 def _wait(what, fn, timeout=120):
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
@@ -131,12 +145,14 @@ def converged(cluster, tmp_path_factory):
         runs.append(run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra,
                                  env=_env(cluster)))
     t1 = time.monotonic()
-    isvc_extra = dict(extra, isvc_name=ISVC, isvc_runtime="mlflow-mlserver")
-    deploys = [run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, extra_vars=isvc_extra,
-                            env=_env(cluster)) for dummy in range(2)]
+    sched = run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, extra_vars=extra, env=_env(cluster))
+    sched = sched.task_result("Report the scheduling")["gpu_serving_predictor_scheduling"]
+    body = _isvc(ISVC, "mlflow-mlserver", sched)
+    deploys = [run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, env=_env(cluster),
+                            extra_vars=dict(extra, isvc_definition=body)) for dummy in range(2)]
     print("real KServe: converge x2 %.1fs, isvc x2 %.1fs" % (t1 - t0, time.monotonic() - t1))
     try:
-        yield {"runs": runs, "deploys": deploys, "runner": runner, "inv": inv, "extra": extra}
+        yield {"runs": runs, "deploys": deploys, "runner": runner, "inv": inv, "extra": extra, "sched": sched}
     finally:
         runner.stop()
 
@@ -240,6 +256,8 @@ def test_isvc_ready(converged, cluster):
         conds = {c["type"]: c["status"] for c in isvc.get("status", {}).get("conditions", [])}
         return isvc if conds.get("Ready") == "True" else None
     isvc = _wait("InferenceService %s Ready" % ISVC, ready)
+    # What model_deployment's wait reads, on the status the real controller wrote.
+    assert model_deploy.service_ready(isvc) == (True, "Ready")
     assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "Loaded", isvc["status"]
 
 
@@ -256,9 +274,9 @@ def test_unmarked_mlserver_runtime_gets_no_model_env(converged, cluster):
             "metadata": {"name": "mlserver-unmarked", "namespace": SERVING_NS},
             "spec": dict(rt["spec"], supportedModelFormats=formats)}
     cluster.apply_server_side(bare)
-    res = run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=converged["inv"],
-                       extra_vars=dict(converged["extra"], isvc_name="unmarked", isvc_runtime="mlserver-unmarked"),
-                       env=_env(cluster))
+    res = run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=converged["inv"], env=_env(cluster),
+                       extra_vars=dict(converged["extra"], isvc_definition=_isvc(
+                           "unmarked", "mlserver-unmarked", converged["sched"])))
     assert res.rc == 0, res.explain()
     dep = _wait("Deployment unmarked-predictor", lambda: cluster.kubectl(
         "-n", SERVING_NS, "get", "deployment", "unmarked-predictor", "-o", "json", check=False).stdout)
