@@ -23,7 +23,7 @@ import pytest
 import yaml
 from ansible_collections.mlops.stack.plugins.module_utils import model_deploy
 
-from tests.cluster import Cluster, missing_binaries, netns
+from tests.cluster import Cluster, gateway_api, missing_binaries, netns
 from tests.cluster.controllers import KSERVE_POD, kserve_runner
 from tests.helpers import require
 from tests.playbook import ROOT, run_playbook
@@ -121,9 +121,11 @@ def cluster(tmp_path_factory):
     require(find_bin("kserve-manager"), "kserve-manager missing: run scripts/build-testbins.sh kserve")
     why = netns.available()
     require(not why, "admission webhooks test: " + why)
+    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
     cl = Cluster.up(tmp_path_factory.mktemp("k8s-webhooks"), name="mlops-webhooks", webhooks=True,
                     local_pods=[KSERVE_POD], parent_pid=os.getpid())
     try:
+        gateway_api.install(cl)
         yield cl
     finally:
         cl.down()
@@ -250,15 +252,34 @@ def test_predictor_pod_spec(converged, cluster):
     assert spec["nodeName"] not in cluster.cpu_nodes
 
 
-def test_isvc_ready(converged, cluster):
-    def ready():
-        isvc = _kjson(cluster, "-n", SERVING_NS, "get", "inferenceservice", ISVC)
-        conds = {c["type"]: c["status"] for c in isvc.get("status", {}).get("conditions", [])}
-        return isvc if conds.get("Ready") == "True" else None
-    isvc = _wait("InferenceService %s Ready" % ISVC, ready)
-    # What model_deployment's wait reads, on the status the real controller wrote.
-    assert model_deploy.service_ready(isvc) == (True, "Ready")
-    assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "Loaded", isvc["status"]
+def _isvc_conditions(cluster, name):
+    isvc = _kjson(cluster, "-n", SERVING_NS, "get", "inferenceservice", name)
+    return isvc, {c["type"]: c for c in isvc.get("status", {}).get("conditions", [])}
+
+
+def test_gateway_exposure_routes_but_is_not_ready(converged, cluster):
+    """The default exposure (Gateway API): the controller publishes the predictor
+    with an HTTPRoute on the stack's Gateway; with no Gateway implementation
+    here nobody accepts the route, so only the ingress is not ready."""
+    cfg = json.loads(_kjson(cluster, "-n", "kserve", "get", "cm", "inferenceservice-config")["data"]["ingress"])
+    assert cfg["enableGatewayApi"] is True
+    gw_ns, gw_name = cfg["kserveIngressGateway"].split("/")
+    route = _wait("HTTPRoute %s-predictor" % ISVC, lambda: cluster.kubectl(
+        "-n", SERVING_NS, "get", "httproute", ISVC + "-predictor", "-o", "json", check=False).stdout)
+    route = json.loads(route)
+    assert route["metadata"]["ownerReferences"][0]["name"] == ISVC
+    assert {"name": gw_name, "namespace": gw_ns} in [
+        {"name": p["name"], "namespace": p.get("namespace")} for p in route["spec"]["parentRefs"]]
+
+    def settled():
+        isvc, conds = _isvc_conditions(cluster, ISVC)
+        return (isvc, conds) if conds.get("PredictorReady", {}).get("status") == "True" \
+            and "IngressReady" in conds else None
+    isvc, conds = _wait("PredictorReady of %s" % ISVC, settled)
+    assert conds["IngressReady"]["status"] == "False"
+    assert conds["IngressReady"]["reason"] == "ParentStatusNotAvailable", conds["IngressReady"]
+    ready, reason = model_deploy.service_ready(isvc)
+    assert not ready and "IngressReady" in reason, reason
 
 
 def test_unmarked_mlserver_runtime_gets_no_model_env(converged, cluster):
@@ -283,3 +304,22 @@ def test_unmarked_mlserver_runtime_gets_no_model_env(converged, cluster):
     main = next(c for c in json.loads(dep)["spec"]["template"]["spec"]["containers"] if c["name"] == "kserve-container")
     assert "MLSERVER_MODEL_URI" not in _env_of(main)
     assert "MLSERVER_MODEL_NAME" not in _env_of(main)
+
+
+def test_isvc_ready_with_ingress_exposure(converged, cluster):
+    """kserve_exposure=ingress re-applied by the role: the running controller
+    reads the new inferenceservice-config on its next reconcile (it re-queues
+    the not-ready service every second), publishes an Ingress, and the
+    InferenceService reports Ready -- what model_deployment waits for."""
+    res = run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=converged["inv"], env=_env(cluster),
+                       extra_vars=dict(converged["extra"], kserve_exposure="ingress", serving_roles=["kserve"]))
+    assert res.rc == 0, res.explain()
+
+    def ready():
+        isvc, conds = _isvc_conditions(cluster, ISVC)
+        return isvc if conds.get("Ready", {}).get("status") == "True" else None
+    isvc = _wait("InferenceService %s Ready" % ISVC, ready)
+    assert model_deploy.service_ready(isvc) == (True, "Ready")
+    assert isvc["status"]["modelStatus"]["states"]["activeModelState"] == "Loaded", isvc["status"]
+    ing = _kjson(cluster, "-n", SERVING_NS, "get", "ingress", ISVC)
+    assert ing["metadata"]["ownerReferences"][0]["name"] == ISVC
