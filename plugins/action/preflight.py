@@ -22,7 +22,8 @@ from ansible_collections.mlops.stack.plugins.filter.gpu_scheduling import gpu_in
 from ansible_collections.mlops.stack.plugins.module_utils import cluster_checks
 from ansible_collections.mlops.stack.plugins.module_utils.inventory_rules import check_value
 from ansible_collections.mlops.stack.plugins.module_utils.schema_check import marker_path
-from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field, route_namespaces
+from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import (
+    cross_field, exposure_warnings, route_namespaces)
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 STACK_SPEC = os.path.join("playbooks", "vars", "stack_argument_spec.yml")
@@ -200,6 +201,7 @@ class ActionModule(ActionBase):
         # objects are checked with the inventory's id or a placeholder.
         result["otel_experiment_id"] = str(values.get("otel_collector_experiment_id") or "0")
         result["preflight_seconds"] = round(time.monotonic() - started, 3)
+        warnings = warnings + exposure_warnings(values)
         if warnings:
             result["warnings"] = warnings
         if problems:

@@ -161,3 +161,15 @@ def cross_field(values):
     for rule in RULES:
         found.extend(rule(values))
     return found
+
+
+def exposure_warnings(values):
+    """Settings that work but publish more than a user may expect."""
+    found = []
+    if values.get("mlops_exposure") in ("gateway", "ingress") and values.get("mlflow_ingress_enabled") \
+            and values.get("mlflow_auth_enabled") is False:
+        found.append("MLflow is published at %s (mlops_exposure=%s) without authentication: anyone who reaches it "
+                     "can read and change experiments, models and artifacts. Set mlflow_auth_enabled=true, put an "
+                     "authenticating proxy in front, or mlflow_ingress_enabled=false / mlops_exposure=none"
+                     % (values.get("mlflow_ingress_host") or "its host", values.get("mlops_exposure")))
+    return found

@@ -4,6 +4,7 @@ GatewayClass for the stack's Gateway. There is no Gateway API implementation
 here, so Gateways are never Programmed and routes never report Accepted; the
 real API server still checks every route and Gateway against the CRD schemas
 and their CEL rules."""
+import json
 import os
 import time
 
@@ -34,3 +35,13 @@ def install(cluster):
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
         "metadata": {"name": TEST_CLASS},
         "spec": {"controllerName": "example.com/mlops-stack-test-no-controller"}})
+
+
+def program(cluster, namespace, name):
+    """Report a Gateway Accepted and Programmed, as a Gateway API implementation would."""
+    gen = cluster.kubectl("-n", namespace, "get", "gateway", name, "-o", "jsonpath={.metadata.generation}").stdout
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    conditions = [{"type": kind, "status": "True", "reason": kind, "message": "set by the test (no implementation)",
+                   "lastTransitionTime": now, "observedGeneration": int(gen)} for kind in ("Accepted", "Programmed")]
+    cluster.kubectl("-n", namespace, "patch", "gateway", name, "--subresource=status", "--type=merge",
+                    "-p", json.dumps({"status": {"conditions": conditions}}))

@@ -26,6 +26,8 @@ from tests.playbook import ROOT, run_playbook
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s"), pytest.mark.slow]
 
 PLAYBOOK = ROOT / "playbooks" / "deploy_model.yml"
+# Not "mlops": the shared control plane's site tests own that namespace.
+MLFLOW_NS = "deploy-model-mlflow"
 MODEL = "Iris Classifier"
 ISVC = "iris-classifier"
 
@@ -59,14 +61,14 @@ def registry(mlflow_auth_server, serving_converged, k8s_cluster, tmp_path_factor
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The MLflow Deployment as the mlflow role renders it (args, auth Secret references).
-    k8s_cluster.kubectl("create", "namespace", "mlops", check=False)
+    k8s_cluster.kubectl("create", "namespace", MLFLOW_NS, check=False)
     k8s_cluster.apply_server_side({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mlflow-auth", "namespace": "mlops"},
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "mlflow-auth", "namespace": MLFLOW_NS},
         "stringData": {"username": srv.username, "password": srv.password}})
     auth_env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": "mlflow-auth", "key": key}}}
                 for var, key in (("MLFLOW_AUTH_ADMIN_USERNAME", "username"), ("MLFLOW_AUTH_ADMIN_PASSWORD", "password"))]
     k8s_cluster.apply_server_side({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mlflow", "namespace": "mlops"},
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mlflow", "namespace": MLFLOW_NS},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "mlflow-under-test"}},
                  "template": {"metadata": {"labels": {"app": "mlflow-under-test"}},
                               "spec": {"containers": [{
@@ -81,7 +83,8 @@ def registry(mlflow_auth_server, serving_converged, k8s_cluster, tmp_path_factor
     gpu = {name: {"gpu_count": 1} for name in serving_converged["group"]}
     inv.write_text(yaml.safe_dump({"all": {"children": {"k8s_control": {"hosts": hosts},
                                                         "gpu_inference_nodes": {"hosts": gpu}}}}))
-    return {"srv": srv, "inv": inv, "group": serving_converged["group"]}
+    yield {"srv": srv, "inv": inv, "group": serving_converged["group"]}
+    k8s_cluster.kubectl("delete", "namespace", MLFLOW_NS, "--wait=false", "--ignore-not-found", check=False)
 
 
 def _set_alias(srv, version):
@@ -92,6 +95,7 @@ def _set_alias(srv, version):
 
 def _deploy(registry, k8s_cluster, check=False, **extra):
     extra_vars = {"model": MODEL, "kserve_deploy_tracking_uri": registry["srv"].tracking_uri,
+                  "kserve_mlflow_namespace": MLFLOW_NS,
                   "kserve_deploy_wait": False, "kserve_deploy_scale_metric": "cpu", "kserve_deploy_scale_target": 70}
     extra_vars.update(extra)
     return run_playbook(PLAYBOOK, inventory=registry["inv"], extra_vars=extra_vars, env=env(k8s_cluster),

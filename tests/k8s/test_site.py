@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.cluster import gateway_api
 from tests.k8s.site_env import ROOT, site_inventory
 from tests.playbook import run_playbook
 from tests.servers.s3 import backend_available, start_s3
@@ -66,6 +67,11 @@ def test_site_single_phase_by_tag(k8s_cluster, site_inv):
 
 
 def test_validate_reports_healthy_stack(k8s_cluster, site_inv):
+    # The Gateway the stack created is Programmed only once an implementation serves its class.
+    before = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600)
+    assert before.rc != 0
+    assert "Gateway not Programmed" in "\n".join(before.task_result("Show the stack status")["msg"])
+    gateway_api.program(k8s_cluster, "mlops-gateway", "mlops")
     res = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600)
     assert res.rc == 0, res.explain()
     table = res.task_result("Show the stack status")["msg"]

@@ -1,7 +1,7 @@
 """Rules between inventory variables (plugins/module_utils/stack_rules.py)."""
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field
+from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cross_field, exposure_warnings
 
 GOOD = {
     "mlops_object_store": "minio", "mlops_tls_enabled": True, "mlops_cluster_issuer": "mlops-selfsigned",
@@ -65,3 +65,9 @@ def test_ingress_class_is_only_needed_when_something_is_exposed():
     found = cross_field(dict(GOOD, mlops_exposure="ingress", mlflow_ingress_enabled=False,
                              kserve_deployment_mode="Standard"))
     assert [v for v, _ in found] == ["mlops_ingress_class"] and "kserve" in found[0][1]
+
+
+def test_published_mlflow_without_auth_is_warned_about():
+    assert "without authentication" in exposure_warnings(dict(GOOD))[0]
+    assert exposure_warnings(dict(GOOD, mlflow_auth_enabled=True)) == []
+    assert exposure_warnings(dict(GOOD, mlops_exposure="none")) == []
