@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write the "## Variables" section of every role README from the role's
 meta/argument_specs.yml and defaults/main.yml, the single source of each
 variable. `--check` exits 1 when a README is out of date (the unit tests

@@ -20,7 +20,7 @@ import textwrap
 import pytest
 import yaml
 
-from tests.k8s.serving_env import SERVING_NS, env, kjson
+from tests.k8s.serving_env import SERVING_NS, env
 from tests.playbook import ROOT, run_playbook
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s"), pytest.mark.slow]
@@ -88,8 +88,8 @@ def registry(mlflow_auth_server, serving_converged, k8s_cluster, tmp_path_factor
 
 
 def _set_alias(srv, version):
-    status, body = srv.api("POST", "registered-models/alias", {"name": MODEL, "alias": "champion",
-                                                                "version": str(version)})
+    body = {"name": MODEL, "alias": "champion", "version": str(version)}
+    status, body = srv.api("POST", "registered-models/alias", body)
     assert status == 200, body
 
 

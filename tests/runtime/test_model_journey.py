@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import MlflowApi, desired_from_params, ensure_experiment
-from tests.k8s.conftest import k8s_cluster  # noqa: F401 (the control plane fixture)
+from tests.k8s.conftest import k8s_cluster  # noqa: F401 pylint: disable=unused-import
 from tests.playbook import ROOT, run_playbook
 from tests.runtime import images, render, serving
 from tests.runtime.conftest import start_workload
@@ -193,7 +193,7 @@ def test_registered_model_answers_inference_like_the_trained_one(
 
 
 def test_trace_reaches_the_experiment_the_bootstrap_created(node, stack_secrets, mlflow_pod, relay,
-                                                           tmp_path_factory):
+                                                            tmp_path_factory):
     api = MlflowApi(relay)
     result = ensure_experiment(api, desired_from_params({"name": "llm-traces", "state": "present",
                                                          "tags": {"purpose": "journey"}}))

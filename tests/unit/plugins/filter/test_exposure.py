@@ -32,8 +32,8 @@ def test_ingress_exposure_with_tls_and_issuer():
     assert ing["kind"] == "Ingress" and ing["spec"]["ingressClassName"] == "traefik"
     assert ing["metadata"]["annotations"] == {"x": "y", "cert-manager.io/cluster-issuer": "le"}
     assert ing["spec"]["tls"] == [{"hosts": ["mlflow.example.com"], "secretName": "mlflow-tls"}]
-    assert ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"] == {"name": "mlflow",
-                                                                              "port": {"number": 5000}}
+    backend = ing["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": "mlflow", "port": {"number": 5000}}
 
 
 def test_none_exposes_nothing():

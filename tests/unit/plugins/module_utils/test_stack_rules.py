@@ -64,7 +64,7 @@ def test_ingress_class_is_only_needed_when_something_is_exposed():
     assert cross_field(dict(GOOD, mlops_exposure="ingress", mlflow_ingress_enabled=False)) == []
     found = cross_field(dict(GOOD, mlops_exposure="ingress", mlflow_ingress_enabled=False,
                              kserve_deployment_mode="Standard"))
-    assert [v for v, _ in found] == ["mlops_ingress_class"] and "kserve" in found[0][1]
+    assert [pair[0] for pair in found] == ["mlops_ingress_class"] and "kserve" in found[0][1]
 
 
 def test_published_mlflow_without_auth_is_warned_about():
