@@ -12,20 +12,8 @@ __metaclass__ = type
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mlops.stack.plugins.module_utils.release import ReleaseError, resolve
+from ansible_collections.mlops.stack.plugins.module_utils.release import ARGUMENT_SPEC, ReleaseError, resolve
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import plain
-
-ARGUMENT_SPEC = dict(
-    component=dict(type="str", required=True),
-    version=dict(type="str", required=True),
-    files=dict(type="list", elements="str", required=True),
-    url=dict(type="str", default=""),
-    src_dir=dict(type="str", default=""),
-    checksums=dict(type="dict", default={}),
-    allow_unverified=dict(type="bool", default=False),
-    cache_dir=dict(type="str", default="~/.cache/mlops-stack/manifests"),
-    timeout=dict(type="int", default=60),
-)
 
 
 class ActionModule(ActionBase):

@@ -20,6 +20,20 @@ import tempfile
 from ansible.module_utils.urls import open_url
 
 
+#: Options of mlops.stack.release_files (its action plugin and documentation stub).
+ARGUMENT_SPEC = dict(
+    component=dict(type="str", required=True),
+    version=dict(type="str", required=True),
+    files=dict(type="list", elements="str", required=True),
+    url=dict(type="str", default=""),
+    src_dir=dict(type="str", default=""),
+    checksums=dict(type="dict", default={}),
+    allow_unverified=dict(type="bool", default=False),
+    cache_dir=dict(type="str", default="~/.cache/mlops-stack/manifests"),
+    timeout=dict(type="int", default=60),
+)
+
+
 class ReleaseError(Exception):
     """An expected failure; the message says what to change."""
 

@@ -118,19 +118,11 @@ source:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.mlops.stack.plugins.module_utils.release import ARGUMENT_SPEC
+
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        component=dict(type="str", required=True),
-        version=dict(type="str", required=True),
-        files=dict(type="list", elements="str", required=True),
-        url=dict(type="str", default=""),
-        src_dir=dict(type="str", default=""),
-        checksums=dict(type="dict", default={}),
-        allow_unverified=dict(type="bool", default=False),
-        cache_dir=dict(type="str", default="~/.cache/mlops-stack/manifests"),
-        timeout=dict(type="int", default=60),
-    ), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="mlops.stack.release_files runs as an action plugin on the controller; "
                          "call it from a play, not as a standalone module")
 

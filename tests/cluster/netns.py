@@ -41,7 +41,8 @@ def isolate():
     return lst
 
 
-def _pump(src, dst):
+def pump(src, dst):
+    """Copy src to dst until either side closes, then shut both down."""
     try:
         while True:
             data = src.recv(65536)
@@ -79,7 +80,7 @@ class Forwarder(threading.Thread):
                 conn.close()
                 continue
             for a, b in ((conn, inner), (inner, conn)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def stop(self):
         self.listener.close()

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import MlflowApi, desired_from_params, ensure_experiment
+from tests.cluster.netns import pump
 from tests.k8s.conftest import k8s_cluster  # noqa: F401 pylint: disable=unused-import
 from tests.playbook import ROOT, run_playbook
 from tests.runtime import images, render, serving
@@ -92,24 +93,7 @@ class Relay:
                 conn.close()
                 continue
             for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                threading.Thread(target=pump, args=(a, b), daemon=True).start()
 
     def close(self):
         self._stop = True
