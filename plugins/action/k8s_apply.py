@@ -10,8 +10,9 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, run
-from ansible_collections.mlops.stack.plugins.modules.k8s_apply import argument_spec
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.operations import run
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import apply_argument_spec
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
 
 
@@ -23,7 +24,7 @@ def _read(path):
 
 
 class ActionModule(InProcessAction):
-    ARGUMENT_SPEC = argument_spec()
+    ARGUMENT_SPEC = apply_argument_spec()
     FAILURE_EXCEPTIONS = (K8sApplyError,)
 
     def run_module(self, params, check_mode, diff):

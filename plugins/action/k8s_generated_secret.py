@@ -9,18 +9,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
-from ansible_collections.mlops.stack.plugins.modules.k8s_generated_secret import (
-    argument_spec,
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.generated_secret import (
     ensure,
     kept_no_log_values,
     secret_result,
 )
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import generated_secret_argument_spec
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
 
 
 class ActionModule(InProcessAction):
-    ARGUMENT_SPEC = argument_spec()
+    ARGUMENT_SPEC = generated_secret_argument_spec()
     FAILURE_EXCEPTIONS = (SecretError,)
 
     def run_module(self, params, check_mode, diff):

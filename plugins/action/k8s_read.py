@@ -9,13 +9,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError
-from ansible_collections.mlops.stack.plugins.modules.k8s_read import argument_spec, read, secret_result
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.reader import read, secret_result
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import read_argument_spec
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction
 
 
 class ActionModule(InProcessAction):
-    ARGUMENT_SPEC = argument_spec()
+    ARGUMENT_SPEC = read_argument_spec()
     FAILURE_EXCEPTIONS = (K8sApplyError,)
 
     def run_module(self, params, check_mode, diff):

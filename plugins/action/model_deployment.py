@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import MlflowError
 from ansible_collections.mlops.stack.plugins.module_utils.model_deploy import (
     SPEC_KWARGS, ModelDeployError, argument_spec, ensure)

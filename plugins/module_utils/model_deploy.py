@@ -20,8 +20,9 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, K8sAccessError, service_endpoint)
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import (
-    Applier, K8sApplyError, delete_objects, run as apply_run, strip_volatile)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.applier import Applier
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError, strip_volatile
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.operations import delete_objects, run as apply_run
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
     K8S_CONNECTION_ARGUMENT_SPEC, ApiError)
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import (

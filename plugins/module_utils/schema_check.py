@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import (
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.manifests import (
     load_documents,
     load_documents_cached,
     sha256_text,

@@ -246,8 +246,9 @@ render_path:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, run
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import K8S_CONNECTION_ARGUMENT_SPEC
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.operations import run
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import apply_argument_spec as argument_spec
 
 
 def _read(path):
@@ -255,34 +256,6 @@ def _read(path):
         return None
     with open(path) as fh:
         return fh.read()
-
-
-def argument_spec():
-    """The module's options (also used by the action plugin that runs it in-process)."""
-    return dict(
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        keep_kinds=dict(type="list", elements="str", default=[]),
-        owned_only=dict(type="bool", default=False),
-        src=dict(type="list", elements="raw", default=[]),
-        definition=dict(type="raw"),
-        include_kinds=dict(type="list", elements="str", default=[]),
-        exclude=dict(type="list", elements="dict", default=[]),
-        overrides=dict(type="list", elements="dict", default=[]),
-        overrides_missing_ok=dict(type="bool", default=False),
-        image_registry=dict(type="str", default=""),
-        image_keep_domain=dict(type="bool", default=False),
-        labels=dict(type="dict", default={}),
-        namespace=dict(type="str"),
-        sort=dict(type="bool", default=True),
-        field_manager=dict(type="str", default="mlops-stack"),
-        force_conflicts=dict(type="bool", default=True),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=300),
-        render_path=dict(type="path"),
-        parse_cache=dict(type="path"),
-        workers=dict(type="int", default=4),
-        **K8S_CONNECTION_ARGUMENT_SPEC
-    )
 
 
 def main():

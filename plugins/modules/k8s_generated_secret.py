@@ -159,104 +159,11 @@ namespace_created:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
-    K8S_CONNECTION_ARGUMENT_SPEC,
-    describe_config,
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.generated_secret import ensure, kept_no_log_values
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import (
+    generated_secret_argument_spec as argument_spec,
 )
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
-    CHARSETS,
-    MIN_LENGTH,
-    SecretClient,
-    SecretError,
-    api_client_from_params,
-    masked_state,
-    normalize_generate,
-    plan_secret,
-)
-
-
-def argument_spec():
-    """The module's options (also used by the action plugin that runs it in-process)."""
-    spec = dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", default="default"),
-        generate=dict(type="list", elements="raw", default=[]),
-        length=dict(type="int", default=32),
-        charset=dict(type="str", default="alphanumeric", choices=sorted(CHARSETS)),
-        values=dict(type="dict", default={}, no_log=True),
-        labels=dict(type="dict", default={}),
-        annotations=dict(type="dict", default={}),
-        type=dict(type="str", default="Opaque"),
-        return_values=dict(type="bool", default=False),
-        create_namespace=dict(type="bool", default=False),
-    )
-    spec.update(K8S_CONNECTION_ARGUMENT_SPEC)
-    return spec
-
-
-def ensure(p, check_mode=False, diff=False):
-    """The module's work; the result dict (raises SecretError)."""
-    name, namespace = p["name"], p["namespace"]
-    namespace_created = False
-    generate = normalize_generate(p["generate"], p["length"], p["charset"])
-    client = SecretClient(api_client_from_params(p), describe_config(p))
-    existing = client.read(name, namespace)
-    plan = plan_secret(existing, generate, p["values"], p["labels"], p["annotations"])
-    if plan["changed"] and not check_mode:
-        if plan["create"]:
-            namespace_created = client.create(name, namespace, plan["data"], plan["all_labels"],
-                                              plan["all_annotations"], p["type"], p["create_namespace"])
-        else:
-            client.patch(name, namespace, existing["resource_version"], plan["patch_data"],
-                         plan["labels"], plan["annotations"])
-
-    changes = plan["changes"]
-    result = dict(
-        changed=plan["changed"],
-        secret=dict(name=name, namespace=namespace, keys=sorted(plan["data"])),
-        generated_keys=sorted(k for k, v in changes.items() if v == "generated"),
-        updated_keys=sorted(k for k, v in changes.items() if v in ("added", "updated")),
-        namespace_created=namespace_created,
-    )
-    if diff:
-        before = {}
-        if existing is not None:
-            before = masked_state(name, namespace, existing["data"], existing["labels"], existing["annotations"])
-        after = masked_state(name, namespace, plan["data"], plan["all_labels"], plan["all_annotations"], changes)
-        result["diff"] = dict(before=before, after=after)
-    if p["return_values"]:
-        result["secret_data"] = dict(sorted(plan["data"].items()))
-    # The result never contains a value unless return_values is set (and the
-    # action plugin then hides the result), so the generic no_log filter,
-    # which would also mask innocuous strings such as a database name given
-    # in values, is replaced by a masked invocation (see kept_no_log_values).
-    masked_params = dict(p)
-    masked_params["values"] = dict((k, "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER") for k in p["values"] or {})
-    if masked_params.get("api_key"):
-        masked_params["api_key"] = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-    result["invocation"] = dict(module_args=masked_params)
-    return result
-
-
-def kept_no_log_values(params, no_log_values, failed=False):
-    """The no_log strings to scrub from the result.
-
-    A successful result never shows a value: RV(secret_data) comes only with
-    return_values, and then the action plugin hides the whole result from
-    callbacks. Masking the strings given in values would instead mangle
-    innocuous text such as a database name, or every "0" in an address, so
-    they are kept. A failure message never contains a value either; as a
-    safety net it is scrubbed of the given values long enough to be
-    credentials (short ones such as "0" or "5432" would make it unreadable).
-    """
-    given = set(str(v) for v in (params.get("values") or {}).values())
-    keep = set(v for v in given if not failed or len(v) < MIN_LENGTH)
-    return set(no_log_values) - keep
-
-
-def secret_result(result):
-    """Whether a result carries secret values (then the action hides it)."""
-    return "secret_data" in result
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
 
 
 def main():

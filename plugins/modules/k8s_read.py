@@ -103,39 +103,9 @@ api_found:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, read_objects
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
-    K8S_CONNECTION_ARGUMENT_SPEC,
-    describe_config,
-)
-
-
-def argument_spec():
-    """The module's options (also used by the action plugin that runs it in-process)."""
-    return dict(
-        api_version=dict(type="str", default="v1"),
-        kind=dict(type="str", required=True),
-        name=dict(type="str"),
-        namespace=dict(type="str"),
-        label_selectors=dict(type="list", elements="str", default=[]),
-        field_selectors=dict(type="list", elements="str", default=[]),
-        **K8S_CONNECTION_ARGUMENT_SPEC
-    )
-
-
-def read(params):
-    """read_objects(); a failure also names what was read and the Kubernetes configuration."""
-    try:
-        return read_objects(params)
-    except K8sApplyError as exc:
-        target = "/".join(x for x in (params.get("namespace"), params.get("name")) if x) or "(all)"
-        raise K8sApplyError("reading %s %s %s failed: %s [%s]"
-                            % (params.get("api_version") or "v1", params["kind"], target, exc, describe_config(params)))
-
-
-def secret_result(result):
-    """Whether a result holds a Secret (then the action plugin hides it)."""
-    return any(isinstance(r, dict) and r.get("kind") == "Secret" for r in result.get("resources") or [])
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.reader import read
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import read_argument_spec as argument_spec
 
 
 def main():

@@ -262,7 +262,7 @@ inference_service:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import MlflowError
 from ansible_collections.mlops.stack.plugins.module_utils.model_deploy import (
     SPEC_KWARGS, ModelDeployError, argument_spec, ensure)

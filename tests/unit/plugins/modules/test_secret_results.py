@@ -10,7 +10,8 @@ import socket
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s import generated_secret, reader
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
 from ansible_collections.mlops.stack.plugins.modules import (
     k8s_generated_secret,
@@ -66,21 +67,21 @@ def test_generated_secret_keeps_given_values_on_success_only_short_ones_on_failu
     no_log = {"mlflow", "0", PASSWORD, "api-key-value-123"}
     # Success: the given values are not scrubbed (a result with values is
     # hidden as a whole); the api key always is.
-    assert k8s_generated_secret.kept_no_log_values(params, no_log) == {"api-key-value-123"}
+    assert generated_secret.kept_no_log_values(params, no_log) == {"api-key-value-123"}
     # Failure: credential-length values are scrubbed, "0" and "mlflow" are
     # not (they would mangle "127.0.0.1" and Secret names in the message).
-    assert k8s_generated_secret.kept_no_log_values(params, no_log, failed=True) == {PASSWORD, "api-key-value-123"}
+    assert generated_secret.kept_no_log_values(params, no_log, failed=True) == {PASSWORD, "api-key-value-123"}
 
 
 def test_results_with_secret_values_are_recognised():
-    assert k8s_generated_secret.secret_result({"secret_data": {}})
-    assert not k8s_generated_secret.secret_result({"secret": {"name": "x", "keys": ["password"]}})
-    assert not k8s_generated_secret.secret_result({"failed": True, "msg": "cannot read Secret"})
-    assert k8s_read.secret_result({"resources": [{"kind": "Secret", "data": {"a": "Yg=="}}]})
-    assert k8s_read.secret_result({"resources": [{"kind": "ConfigMap"}, {"kind": "Secret"}]})
-    assert not k8s_read.secret_result({"resources": [{"kind": "ConfigMap", "data": {"a": "b"}}]})
-    assert not k8s_read.secret_result({"resources": []})
-    assert not k8s_read.secret_result({"failed": True, "msg": "reading v1 Secret x failed"})
+    assert generated_secret.secret_result({"secret_data": {}})
+    assert not generated_secret.secret_result({"secret": {"name": "x", "keys": ["password"]}})
+    assert not generated_secret.secret_result({"failed": True, "msg": "cannot read Secret"})
+    assert reader.secret_result({"resources": [{"kind": "Secret", "data": {"a": "Yg=="}}]})
+    assert reader.secret_result({"resources": [{"kind": "ConfigMap"}, {"kind": "Secret"}]})
+    assert not reader.secret_result({"resources": [{"kind": "ConfigMap", "data": {"a": "b"}}]})
+    assert not reader.secret_result({"resources": []})
+    assert not reader.secret_result({"failed": True, "msg": "reading v1 Secret x failed"})
 
 
 def test_generated_secret_failure_names_server_and_fix_without_values(closed_port):
@@ -88,7 +89,7 @@ def test_generated_secret_failure_names_server_and_fix_without_values(closed_por
         "name": "creds", "namespace": "ns1", "host": "http://127.0.0.1:%d" % closed_port,
         "generate": ["token"], "values": {"password": PASSWORD}, "return_values": True})
     with pytest.raises(SecretError) as err:
-        k8s_generated_secret.ensure(params)
+        generated_secret.ensure(params)
     msg = str(err.value)
     assert "cannot read Secret ns1/creds on http://127.0.0.1:%d" % closed_port in msg, msg
     assert "Is the API server up" in msg and "K8S_AUTH_KUBECONFIG" in msg, msg
@@ -99,7 +100,7 @@ def test_read_failure_names_object_server_and_config(closed_port, tmp_path):
     params, dummy = _params(k8s_read, {"kind": "Secret", "name": "creds", "namespace": "ns1",
                                        "host": "http://127.0.0.1:%d" % closed_port})
     with pytest.raises(K8sApplyError) as err:
-        k8s_read.read(params)
+        reader.read(params)
     msg = str(err.value)
     assert msg.startswith("reading v1 Secret ns1/creds failed: cannot reach the Kubernetes API at "
                           "http://127.0.0.1:%d" % closed_port), msg

@@ -1,9 +1,32 @@
-"""delete_objects against a recording stand-in for the API client.
+"""Unit tests for plugins/module_utils/k8s/operations.py: run() in render mode
+(no cluster) and delete_objects against a recording stand-in for the API
+client. The order and skip logic is pure; the real deletes are exercised by
+tests/k8s/test_site.py::test_teardown_removes_stack on a real API server."""
+import json
 
-The order and skip logic is pure; the real deletes are exercised by
-tests/k8s/test_site.py::test_teardown_removes_stack on a real API server.
-"""
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_apply import K8sApplyError, delete_objects
+import pytest
+
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.manifests import sha256_text
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.operations import delete_objects, run
+
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}, "data": {"a": "1"}}
+
+
+def test_run_checksum_mismatch(tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text(json.dumps(CM))
+    with pytest.raises(K8sApplyError, match="checksum mismatch"):
+        run({"src": [{"path": str(f), "checksum": "0" * 64}], "render_path": str(tmp_path / "o.yaml")})
+    res = run({"src": [{"path": str(f), "checksum": sha256_text(f.read_bytes())}],
+               "render_path": str(tmp_path / "o.yaml")})
+    assert res["changed"] and (tmp_path / "o.yaml").exists()
+
+
+def test_run_fails_on_unmatched_override(tmp_path):
+    with pytest.raises(K8sApplyError, match="overrides match no object"):
+        run({"definition": [CM], "overrides": [{"kind": "Secret", "name": "x", "merge": {}}],
+             "render_path": str(tmp_path / "o.yaml")})
 
 
 class Recorder(object):
