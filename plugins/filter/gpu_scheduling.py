@@ -6,55 +6,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r"""
-name: gpu_inventory
-short_description: Turn an inventory group of GPU inference nodes into validated node records
-version_added: 0.1.0
-author: mlops.stack contributors
-description:
-  - Takes the host names of an inventory group (Kubernetes node names) and
-    C(hostvars), and returns one record per node with C(name),
-    C(gpu_product), C(gpu_count), C(labels) and C(taints).
-  - Fails with a message naming the host when C(gpu_count) is not a positive
-    integer, C(gpu_product) is not a string, or C(gpu_node_labels) is not a
-    dict of strings.
-  - The same file provides C(gpu_node_labels), C(gpu_node_taints),
-    C(gpu_node_selector), C(gpu_tolerations), C(gpu_node_affinity),
-    C(gpu_resources), C(gpu_merge_taints) and C(gpu_pod_scheduling).
-options:
-  _input:
-    description: Host names of the group, for example C(groups['gpu_inference_nodes']).
-    type: list
-    elements: string
-    required: true
-  hostvars:
-    description: The C(hostvars) magic variable (or a dict host -> vars).
-    type: dict
-    required: true
-  default_count:
-    description: GPU count when a host sets none.
-    type: int
-    default: 1
-"""
-
-EXAMPLES = r"""
-- name: Read the GPU inference nodes from the inventory
-  ansible.builtin.set_fact:
-    gpu_nodes: "{{ groups['gpu_inference_nodes'] | mlops.stack.gpu_inventory(hostvars) }}"
-
-- name: Scheduling constraints of a GPU predictor
-  ansible.builtin.debug:
-    msg: "{{ gpu_nodes | mlops.stack.gpu_pod_scheduling(gpu_count=1) }}"
-  # -> {nodeSelector: {workload-type: inference}, tolerations: [...],
-  #     affinity: {nodeAffinity: ...}, resources: {limits: {nvidia.com/gpu: '1'}, ...}}
-"""
-
-RETURN = r"""
-_value:
-  description: List of dicts C(name), C(gpu_product), C(gpu_count), C(labels), C(taints).
-  type: list
-  elements: dict
-"""
+# The nine gpu_* filters live in this file; each one is documented in the
+# YAML file of its own name beside it (gpu_inventory.yml, gpu_tolerations.yml,
+# ...), the ansible-core convention for files with several filters: the
+# sidecar files are read only when this file has no DOCUMENTATION.
 
 import re
 
