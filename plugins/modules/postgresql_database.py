@@ -274,9 +274,11 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
-from ansible_collections.mlops.stack.plugins.module_utils.postgres import (
-    HAS_PSYCOPG, POSTGRES_CONNECTION_ARGUMENT_SPEC, PSYCOPG_IMPORT_ERROR, PgClient, PgError,
-    desired_from_params, ensure_database)
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.client import (
+    HAS_PSYCOPG, POSTGRES_CONNECTION_ARGUMENT_SPEC, PSYCOPG_IMPORT_ERROR, PgClient)
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.operations import ensure_database
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import desired_from_params
 
 try:
     from urllib.parse import urlsplit

@@ -328,9 +328,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.mlops.stack.plugins.module_utils.common import make_diff
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
-from ansible_collections.mlops.stack.plugins.module_utils.s3 import (
-    BOTO3_IMPORT_ERROR, HAS_BOTO3, LIFECYCLE_RULE_SPEC, S3_CONNECTION_ARGUMENT_SPEC, BotoCoreError, S3Error,
-    build_client, classify_error, run_bucket, normalize_rules, parse_policy, validate_bucket_name)
+from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (
+    BOTO3_IMPORT_ERROR, HAS_BOTO3, S3_CONNECTION_ARGUMENT_SPEC, BotoCoreError, S3Error, build_client, classify_error)
+from ansible_collections.mlops.stack.plugins.module_utils.s3.lifecycle import LIFECYCLE_RULE_SPEC, normalize_rules
+from ansible_collections.mlops.stack.plugins.module_utils.s3.names import validate_bucket_name
+from ansible_collections.mlops.stack.plugins.module_utils.s3.operations import run_bucket
+from ansible_collections.mlops.stack.plugins.module_utils.s3.policy import parse_policy
 
 
 BUCKET_OPTIONS = ("state", "force", "versioning", "policy", "tags", "purge_tags", "lifecycle_rules")

@@ -3,7 +3,7 @@ import secrets
 
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils.postgres import verify_password
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.scram import verify_password
 from tests.playbook import run_playbook, write_playbook
 from tests.servers.bins import free_port
 

@@ -3,11 +3,14 @@ import hashlib
 
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils import postgres as pgu
-from ansible_collections.mlops.stack.plugins.module_utils.postgres import (
-    PgError, check_immutable, desired_from_params, describe_connect_error, normalize_privileges,
-    plan, predicted_view, quote_ident, quote_literal, redact_sql, scram_verifier, state_view,
-    validate_name, verify_password)
+from ansible_collections.mlops.stack.plugins.module_utils.postgres import names as pg_names
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError, describe_connect_error
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.names import (
+    normalize_privileges, quote_ident, quote_literal, validate_name)
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import (
+    check_immutable, desired_from_params, plan, predicted_view, redact_sql, state_view)
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.scram import (
+    _scram_keys, scram_verifier, verify_password)
 
 
 def params(**kw):
@@ -73,12 +76,12 @@ def test_quote_ident_and_literal():
 
 
 def test_normalize_privileges():
-    assert normalize_privileges(["all"], pgu.DATABASE_PRIVILEGES, "database") == [
+    assert normalize_privileges(["all"], pg_names.DATABASE_PRIVILEGES, "database") == [
         "CONNECT", "CREATE", "TEMPORARY"]
-    assert normalize_privileges(["temp", "connect", "CONNECT"], pgu.DATABASE_PRIVILEGES, "database") == [
+    assert normalize_privileges(["temp", "connect", "CONNECT"], pg_names.DATABASE_PRIVILEGES, "database") == [
         "CONNECT", "TEMPORARY"]
     with pytest.raises(PgError) as exc:
-        normalize_privileges(["SELECT"], pgu.SCHEMA_PRIVILEGES, "schema")
+        normalize_privileges(["SELECT"], pg_names.SCHEMA_PRIVILEGES, "schema")
     assert "invalid schema privilege 'SELECT'" in str(exc.value)
 
 
@@ -99,7 +102,7 @@ def test_scram_roundtrip_and_known_vector():
 def test_scram_rfc7677_keys():
     # RFC 7677 test vector: password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, 4096 iterations.
     salt = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
-    stored, server = pgu._scram_keys("pencil", salt, 4096)  # pylint: disable=protected-access
+    stored, server = _scram_keys("pencil", salt, 4096)  # pylint: disable=protected-access
     # ServerSignature in the RFC is over an AuthMessage; check ServerKey via the
     # documented SaltedPassword instead.
     salted = hashlib.pbkdf2_hmac("sha256", b"pencil", salt, 4096)

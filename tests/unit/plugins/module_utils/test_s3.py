@@ -1,14 +1,16 @@
-"""Pure logic of module_utils/s3.py: names, policies, tags, lifecycle, plans, errors."""
+"""Pure logic of module_utils/s3/: names, policies, tags, lifecycle, plans, errors."""
 import json
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, SSLError
 
-from ansible_collections.mlops.stack.plugins.module_utils import s3
-from ansible_collections.mlops.stack.plugins.module_utils.s3 import (
-    S3Error, bucket_name_problems, classify_error, desired_tags, is_not_implemented, normalize_policy,
-    normalize_rules, plan_present, policies_equal, rule_from_api, rule_to_api, rules_from_api,
-    validate_bucket_name)
+from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error, classify_error, is_not_implemented
+from ansible_collections.mlops.stack.plugins.module_utils.s3.lifecycle import (
+    lifecycle_mismatch, normalize_rules, rule_from_api, rule_to_api, rules_from_api)
+from ansible_collections.mlops.stack.plugins.module_utils.s3.names import bucket_name_problems, validate_bucket_name
+from ansible_collections.mlops.stack.plugins.module_utils.s3.operations import run_bucket
+from ansible_collections.mlops.stack.plugins.module_utils.s3.plan import describe_action, desired_tags, plan_present
+from ansible_collections.mlops.stack.plugins.module_utils.s3.policy import normalize_policy, policies_equal
 
 EP = "http://127.0.0.1:9000"
 
@@ -185,9 +187,9 @@ class TestPlan:
         assert CURRENT["versioning"] == "Enabled"  # not mutated
 
     def test_describe(self):
-        assert s3.describe_action("b", "tags", {}) == "delete tags of b"
-        assert s3.describe_action("b", "policy", {"x": 1}) == "put policy of b"
-        assert s3.describe_action("b", "lifecycle_rules", [{"id": "x"}]) == "set lifecycle rules of b: x"
+        assert describe_action("b", "tags", {}) == "delete tags of b"
+        assert describe_action("b", "policy", {"x": 1}) == "put policy of b"
+        assert describe_action("b", "lifecycle_rules", [{"id": "x"}]) == "set lifecycle rules of b: x"
 
 
 def client_error(code, status, op="HeadBucket", message=""):
@@ -256,17 +258,17 @@ class FakeClient:
 class TestRunBucket:
     def test_check_mode_writes_nothing(self):
         cli = FakeClient(exists=False)
-        res = s3.run_bucket({"name": "bkt", "versioning": True, "tags": {"a": "b"}}, EP, check_mode=True, client=cli)
+        res = run_bucket({"name": "bkt", "versioning": True, "tags": {"a": "b"}}, EP, check_mode=True, client=cli)
         assert res["changed"] and len(res["actions"]) == 3
         assert not [c for c in cli.calls if not c.startswith(("head_", "get_", "list_"))]
 
     def test_unsupported_feature_only_when_asked(self):
         ni = client_error("NotImplemented", 501, "GetBucketLifecycleConfiguration", "not implemented")
         cli = FakeClient(errors={"get_bucket_lifecycle_configuration": ni})
-        res = s3.run_bucket({"name": "bkt"}, EP, client=cli)
+        res = run_bucket({"name": "bkt"}, EP, client=cli)
         assert res["changed"] is False and res["bucket"]["lifecycle_rules"] is None
         with pytest.raises(S3Error) as err:
-            s3.run_bucket({"name": "bkt", "lifecycle_rules": [{"id": "x", "expiration_days": 1}]}, EP, client=cli)
+            run_bucket({"name": "bkt", "lifecycle_rules": [{"id": "x", "expiration_days": 1}]}, EP, client=cli)
         msg = str(err.value)
         assert EP in msg and "does not support bucket lifecycle configuration" in msg and "lifecycle_rules" in msg
 
@@ -274,18 +276,18 @@ class TestRunBucket:
         cli = FakeClient(errors={"head_bucket": client_error("403", 403),
                                  "list_buckets": client_error("InvalidAccessKeyId", 403, "ListBuckets")})
         with pytest.raises(S3Error, match="rejected the credentials"):
-            s3.run_bucket({"name": "bkt"}, EP, client=cli)
+            run_bucket({"name": "bkt"}, EP, client=cli)
 
     def test_foreign_bucket_403(self):
         cli = FakeClient(errors={"head_bucket": client_error("403", 403)})
         with pytest.raises(S3Error, match="access to bucket bkt is denied"):
-            s3.run_bucket({"name": "bkt"}, EP, client=cli)
+            run_bucket({"name": "bkt"}, EP, client=cli)
 
     def test_absent_not_empty_without_force(self):
         cli = FakeClient()
         cli.list_objects_v2 = lambda **kw: {"KeyCount": 1}
         with pytest.raises(S3Error, match="not empty; nothing was deleted.*force=true"):
-            s3.run_bucket({"name": "bkt", "state": "absent"}, EP, client=cli)
+            run_bucket({"name": "bkt", "state": "absent"}, EP, client=cli)
         assert "delete_bucket" not in cli.calls
 
 
@@ -293,6 +295,6 @@ def test_lifecycle_mismatch():
     wanted = normalize_rules([{"id": "a", "expiration_days": 3, "abort_incomplete_multipart_upload_days": 2},
                               {"id": "b", "expiration_days": 1}])
     stored = normalize_rules([{"id": "a", "expiration_days": 3}])
-    problems = s3.lifecycle_mismatch(wanted, stored)
+    problems = lifecycle_mismatch(wanted, stored)
     assert problems == ["rule 'a': abort_incomplete_multipart_upload_days=2 was stored as null", "rule 'b' is missing"]
-    assert s3.lifecycle_mismatch(wanted, wanted) == []
+    assert lifecycle_mismatch(wanted, wanted) == []
