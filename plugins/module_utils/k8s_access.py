@@ -42,6 +42,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported at runtime
     from urlparse import urlsplit, urlunsplit  # type: ignore
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import HAS_YAML, server_and_proxy_url
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_proxy import configure_library_proxy, proxy_for
 
 # The kubernetes client takes ~1 s to import; only kubernetes_service needs
 # it, so it is imported on first use (direct endpoints never pay for it).
@@ -238,17 +240,30 @@ def _load_api(ks):
                              "(port-forward to Service %s/%s). Original error: %s"
                              % (ks.get("namespace"), ks.get("name"), (K8S_IMPORT_ERROR or "").strip().splitlines()[-1]))
     try:
+        # type.__call__: a plain Configuration, not a copy of the library's default.
+        cfg = type.__call__(k8s_client.Configuration)
         if ks.get("kubeconfig") or not _in_cluster():
-            api_client = k8s_config.new_client_from_config(config_file=ks.get("kubeconfig"),
-                                                           context=ks.get("context"))
+            k8s_config.load_kube_config(config_file=ks.get("kubeconfig"), context=ks.get("context"),
+                                        client_configuration=cfg)
         else:
-            k8s_config.load_incluster_config()
-            api_client = k8s_client.ApiClient()
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        # The proxy decision of the collection's own client (kubeconfig
+        # proxy-url, else HTTPS_PROXY/NO_PROXY as kubectl reads them), for
+        # the REST reads and the port-forward websocket alike.
+        configure_library_proxy(cfg, proxy_for(cfg.host, _kubeconfig_proxy_url(ks)))
+        api_client = k8s_client.ApiClient(configuration=cfg)
     except Exception as exc:  # pylint: disable=broad-except
         raise K8sAccessError("Cannot load the Kubernetes configuration (kubeconfig=%s, context=%s): %s. "
                              "Set kubernetes_service.kubeconfig/context or K8S_AUTH_KUBECONFIG."
                              % (ks.get("kubeconfig") or "default", ks.get("context") or "current", exc))
     return api_client
+
+
+def _kubeconfig_proxy_url(ks):
+    """The proxy-url of the kubeconfig cluster *ks* selects (None in a pod)."""
+    if not HAS_YAML or not (ks.get("kubeconfig") or not _in_cluster()):
+        return None
+    return server_and_proxy_url({"kubeconfig": ks.get("kubeconfig"), "context": ks.get("context")})[1]
 
 
 def _in_cluster():

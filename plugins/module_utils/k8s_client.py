@@ -18,12 +18,22 @@ current-context wins):
 * ``client-certificate(-data)`` / ``client-key(-data)``, ``token``,
   ``tokenFile``, ``username``/``password``;
 * ``exec`` credential plugins (client.authentication.k8s.io v1 and
-  v1beta1), token or client certificate.
+  v1beta1), token or client certificate;
+* the cluster's ``proxy-url``, else ``HTTPS_PROXY`` / ``HTTP_PROXY`` /
+  ``NO_PROXY`` (and lower case) the way kubectl reads them
+  (:func:`proxy_for`); ``http://`` proxies only (an HTTP CONNECT tunnel for
+  https servers), any other proxy scheme is refused with a message naming it.
 
-Anything else (legacy ``auth-provider`` entries, ``proxy-url``) is handed to
-the ``kubernetes`` library when it is installed, so such setups keep working
-and only pay its import time. Without a kubeconfig, the in-cluster service
-account is used.
+Legacy ``auth-provider`` entries are handed to the ``kubernetes`` library
+when it is installed (with the same proxy decision), so such setups keep
+working and only pay its import time. Without a kubeconfig, the in-cluster
+service account is used.
+
+Requests are retried (:meth:`Client.request`): 429 and 503 answers with
+bounded exponential backoff that honours ``Retry-After``, and connections
+lost after the request was sent for idempotent requests only, all within a
+total time cap. A body that is not JSON fails with the method, URL, status,
+content type and the first bytes of the body.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -34,20 +44,26 @@ import base64
 import copy
 import json
 import os
+import random
+import select
 import socket
 import ssl
 import subprocess
 import tempfile
+import time
 
 try:  # Python 3
     import http.client as http_client
     from urllib.parse import quote, urlencode, urlparse
+    from email.utils import parsedate_to_datetime
 except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
     import httplib as http_client  # type: ignore
     from urllib import quote, urlencode  # type: ignore
     from urlparse import urlparse  # type: ignore
+    parsedate_to_datetime = None  # type: ignore
 
 from ansible.module_utils.basic import env_fallback
+from ansible_collections.mlops.stack.plugins.module_utils.k8s_proxy import configure_library_proxy, proxy_for
 
 try:
     import yaml
@@ -85,21 +101,51 @@ class K8sConnectionError(Exception):
     """The API server could not be reached."""
 
 
+class BadResponse(K8sConnectionError):
+    """A 2xx answer whose body is not JSON: not a Kubernetes API server
+    (a proxy's or a login page, a wrong URL)."""
+
+
+def _first_bytes(data, limit=200):
+    if isinstance(data, bytes):
+        data = data[:limit].decode("utf-8", "replace")
+    return repr((data or "")[:limit])
+
+
+def describe_response(method, url, status, content_type, data):
+    """``GET https://h/api answered 200 (content type text/html), not JSON; first bytes: '<html>'``."""
+    return "%s %s answered %s (content type %s), not JSON; first bytes: %s" % (
+        method, url, status, content_type or "none", _first_bytes(data))
+
+
 class ApiError(Exception):
     """The API server answered with an HTTP error status."""
 
-    def __init__(self, status, reason="", body=""):
+    def __init__(self, status, reason="", body="", method=None, url=None, content_type=None, retry_after=None):
         self.status = status
         self.reason = reason
         self.body = body
+        self.method, self.url, self.content_type = method, url, content_type
+        self.retry_after = retry_after
         super(ApiError, self).__init__("(%s) %s" % (status, reason))
 
     def status_message(self):
-        """``403 Forbidden: secrets "x" is forbidden: ...`` from a Status body."""
+        """``403 Forbidden: secrets "x" is forbidden: ...`` from a Status body.
+
+        A body that is not a JSON Status (an HTML page of a proxy, a load
+        balancer's text) is described with the method, URL, status, content
+        type and its first bytes instead.
+        """
         try:
             data = json.loads(self.body)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
             return "%s %s: %s" % (self.status, data.get("reason", self.reason), data.get("message", ""))
         except (TypeError, ValueError):
+            if self.method and self.url:
+                return "%s %s: %s" % (self.status, self.reason or "",
+                                      describe_response(self.method, self.url, self.status, self.content_type,
+                                                        self.body))
             return "%s %s" % (self.status, (self.body or self.reason or "")[:500])
 
 
@@ -112,8 +158,9 @@ class Settings(object):
 
     def __init__(self, server, ca_file=None, ca_data=None, insecure=False, tls_server_name=None,
                  cert_file=None, key_file=None, cert_data=None, key_data=None, token=None,
-                 username=None, password=None, source="options"):
+                 username=None, password=None, source="options", proxy_url=None):
         self.server = server
+        self.proxy_url = proxy_url  # the kubeconfig cluster's proxy-url
         self.ca_file, self.ca_data = ca_file, ca_data
         self.insecure = insecure
         self.tls_server_name = tls_server_name
@@ -183,8 +230,8 @@ def load_kubeconfig(paths):
     return merged if found else None
 
 
-def settings_from_kubeconfig(config, context=None, source="kubeconfig", environ=None):
-    """Resolve *context* (default: current-context) into :class:`Settings`."""
+def _context_cluster(config, context, source):
+    """(context name, context, cluster, directory of the cluster's file)."""
     name = context or config.get("current-context")
     if not name:
         raise K8sConfigError("%s has no current-context; set the context option" % source)
@@ -192,15 +239,18 @@ def settings_from_kubeconfig(config, context=None, source="kubeconfig", environ=
     cluster_entry = [c for c in config["clusters"] if c.get("name") == ctx.get("cluster")]
     if not cluster_entry:
         raise K8sConfigError("cluster %r of context %r is not defined in %s" % (ctx.get("cluster"), name, source))
-    cluster, cdir = cluster_entry[0].get("cluster") or {}, cluster_entry[0]["_dir"]
+    return name, ctx, cluster_entry[0].get("cluster") or {}, cluster_entry[0]["_dir"]
+
+
+def settings_from_kubeconfig(config, context=None, source="kubeconfig", environ=None):
+    """Resolve *context* (default: current-context) into :class:`Settings`."""
+    name, ctx, cluster, cdir = _context_cluster(config, context, source)
     user, udir = {}, cdir
     if ctx.get("user"):
         user_entry = [u for u in config["users"] if u.get("name") == ctx["user"]]
         if not user_entry:
             raise K8sConfigError("user %r of context %r is not defined in %s" % (ctx["user"], name, source))
         user, udir = user_entry[0].get("user") or {}, user_entry[0]["_dir"]
-    if cluster.get("proxy-url"):
-        raise UnsupportedConfig("proxy-url")
     if user.get("auth-provider"):
         raise UnsupportedConfig("auth-provider %s" % (user["auth-provider"].get("name") or ""))
     if not cluster.get("server"):
@@ -219,6 +269,7 @@ def settings_from_kubeconfig(config, context=None, source="kubeconfig", environ=
         username=user.get("username"),
         password=user.get("password"),
         source="%s (context %s)" % (source, name),
+        proxy_url=cluster.get("proxy-url") or None,
     )
     if not settings.token and user.get("tokenFile"):
         with open(_relative(user["tokenFile"], udir)) as fh:
@@ -324,6 +375,23 @@ def settings_from_params(params, environ=None):
     return settings
 
 
+def server_and_proxy_url(params, environ=None):
+    """(server URL, kubeconfig proxy-url) the connection options resolve to,
+    without credentials (no exec plugin runs): what :func:`proxy_for` needs,
+    for code that connects through another library (the port-forward path
+    in k8s_access.py, :class:`LibraryClient`)."""
+    p = params
+    if p.get("host") and not (p.get("kubeconfig") or p.get("context")):
+        return p["host"], None
+    paths = kubeconfig_paths(p.get("kubeconfig"), environ)
+    config = load_kubeconfig(paths)
+    if config is not None:
+        dummy, dummy2, cluster, dummy3 = _context_cluster(config, p.get("context"), ", ".join(paths))
+        return p.get("host") or cluster.get("server"), cluster.get("proxy-url") or None
+    settings = in_cluster_settings(environ)
+    return (p.get("host") or (settings.server if settings else None)), None
+
+
 def ssl_context(settings):
     ctx = ssl.create_default_context(cafile=settings.ca_file, cadata=settings.ca_data)
     if settings.insecure:
@@ -352,7 +420,9 @@ def ssl_context(settings):
 # --------------------------------------------------------------------------
 
 class _HTTPSConnection(http_client.HTTPSConnection):
-    """HTTPSConnection that verifies against tls-server-name when set."""
+    """HTTPSConnection that verifies against tls-server-name when set, and
+    reaches the server through an HTTP CONNECT tunnel when
+    :meth:`set_tunnel` was called (``host``/``port`` are then the proxy's)."""
 
     def __init__(self, host, port, context, server_name, timeout):
         http_client.HTTPSConnection.__init__(self, host, port, timeout=timeout, context=context)
@@ -360,14 +430,76 @@ class _HTTPSConnection(http_client.HTTPSConnection):
         self._mlops_server_name = server_name
 
     def connect(self):
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._mlops_context.wrap_socket(sock, server_hostname=self._mlops_server_name or self.host)
+        # TCP to the server or the proxy; with a tunnel, the CONNECT
+        # exchange (http.client raises OSError on a non-200 answer).
+        http_client.HTTPConnection.connect(self)
+        target = getattr(self, "_tunnel_host", None) or self.host
+        self.sock = self._mlops_context.wrap_socket(self.sock, server_hostname=self._mlops_server_name or target)
+
+
+class _Lost(Exception):
+    """The connection failed; ``sent`` says whether the whole request had
+    been written (then the server may have acted on it)."""
+
+    def __init__(self, exc, sent):
+        super(_Lost, self).__init__(str(exc))
+        self.exc, self.sent = exc, sent
+
+
+#: Answers that mean "not now, try again".
+RETRY_STATUSES = (429, 503)
+#: Content types of PATCH bodies that give the same result when applied twice.
+IDEMPOTENT_PATCH_TYPES = ("application/apply-patch+yaml", "application/merge-patch+json",
+                          "application/strategic-merge-patch+json")
+
+
+def is_idempotent(method, content_type=None):
+    """Whether sending the request twice has the effect of sending it once.
+
+    GET/HEAD/OPTIONS read; PUT replaces (and conflicts on a stale
+    resourceVersion rather than applying twice); DELETE of a deleted object
+    answers 404; server-side apply and merge patches converge to the same
+    object. A JSON patch (``add`` to a list appends again) and POST
+    (create: a second one answers 409, or makes a second object with
+    generateName) are not.
+    """
+    method = method.upper()
+    if method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE"):
+        return True
+    if method == "PATCH":
+        return (content_type or "").split(";")[0].strip() in IDEMPOTENT_PATCH_TYPES
+    return False
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a ``Retry-After`` header (seconds or HTTP date), else None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    if parsedate_to_datetime is None:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class Client(object):
-    """JSON requests to one API server over one keep-alive connection."""
+    """JSON requests to one API server over one keep-alive connection.
 
-    def __init__(self, settings, timeout=60):
+    Retries (:meth:`request`): ``max_attempts`` tries at most, and no new try
+    starts later than ``retry_total`` seconds after the first one; between
+    tries the ``Retry-After`` of the answer, else exponential backoff from
+    ``backoff_base`` seconds (capped at ``backoff_max``, with jitter).
+    """
+
+    def __init__(self, settings, timeout=60, environ=None, retry_total=30.0, max_attempts=10,
+                 backoff_base=0.25, backoff_max=8.0):
         self.settings = settings
         url = urlparse(settings.server)
         if url.scheme not in ("https", "http"):
@@ -376,6 +508,7 @@ class Client(object):
         self._scheme, self._hostname = url.scheme, url.hostname
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._prefix = url.path.rstrip("/")
+        self._origin = "%s://%s" % (url.scheme, url.netloc)
         self._timeout = timeout
         self._headers = {"User-Agent": "mlops.stack"}
         if settings.token:
@@ -384,66 +517,185 @@ class Client(object):
             basic = base64.b64encode(("%s:%s" % (settings.username, settings.password or "")).encode("utf-8"))
             self._headers["Authorization"] = "Basic " + basic.decode("ascii")
         self._context = ssl_context(settings) if url.scheme == "https" else None
+        self.proxy = proxy_for(settings.server, settings.proxy_url, environ)
+        self.retry_total, self.max_attempts = float(retry_total), int(max_attempts)
+        self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
+        self.attempts = 0  # tries of the last request (tests, messages)
         self._conn = None
+        self._used = False  # the connection has carried a request (keep-alive)
 
     def clone(self):
         """Another connection to the same server (one per thread); the TLS
         context, with its certificates already loaded, is shared."""
         other = copy.copy(self)
         other._conn = None
+        other._used = False
         return other
 
     def _connection(self):
         if self._conn is None:
+            proxy = self.proxy
             if self._scheme == "https":
-                self._conn = _HTTPSConnection(self._hostname, self._port, self._context,
-                                              self.settings.tls_server_name, self._timeout)
+                if proxy.url:
+                    self._conn = _HTTPSConnection(proxy.host, proxy.port, self._context,
+                                                  self.settings.tls_server_name or self._hostname, self._timeout)
+                    auth = proxy.auth_header()
+                    self._conn.set_tunnel(self._hostname, self._port,
+                                          headers={"Proxy-Authorization": auth} if auth else None)
+                else:
+                    self._conn = _HTTPSConnection(self._hostname, self._port, self._context,
+                                                  self.settings.tls_server_name, self._timeout)
+            elif proxy.url:
+                # Plain http through a proxy: absolute-form request lines.
+                self._conn = http_client.HTTPConnection(proxy.host, proxy.port, timeout=self._timeout)
             else:
                 self._conn = http_client.HTTPConnection(self._hostname, self._port, timeout=self._timeout)
+            self._used = False
+        elif self._used and self._stale():
+            # The server closed the idle keep-alive connection (EOF is
+            # readable): reconnect before sending rather than after.
+            self.close()
+            return self._connection()
         return self._conn
+
+    def _stale(self):
+        sock = getattr(self._conn, "sock", None)
+        if sock is None:
+            return False
+        try:
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                return True
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
     def close(self):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._used = False
+
+    def _where(self):
+        return "" if not self.proxy.url else " via proxy %s" % self.proxy.display
+
+    def _send(self, method, url, payload, headers):
+        """One try: (response, body bytes); raises :class:`_Lost`."""
+        conn = self._connection()
+        reused = self._used
+        target = url
+        if self._scheme == "http" and self.proxy.url:
+            target = "http://%s:%s%s" % (self._hostname, self._port, url)
+            auth = self.proxy.auth_header()
+            if auth:
+                headers = dict(headers, **{"Proxy-Authorization": auth})
+        try:
+            conn.request(method, target, body=payload, headers=headers)
+        except (OSError, http_client.HTTPException) as exc:
+            self.close()
+            if isinstance(exc, (socket.timeout, ssl.SSLError)) or not reused:
+                # Could not connect (refused, DNS, TLS, proxy refused the
+                # tunnel) or timed out: no retry, fail now.
+                raise K8sConnectionError("%s%s" % (exc, self._where()))
+            # A reused connection broke while sending: the request was
+            # not complete, the server cannot have acted on it.
+            raise _Lost(exc, sent=False)
+        self._used = True
+        try:
+            resp = conn.getresponse()
+            data = resp.read()
+        except socket.timeout as exc:
+            self.close()
+            raise K8sConnectionError("%s (no answer within %ss)%s" % (exc, self._timeout, self._where()))
+        except (OSError, http_client.HTTPException) as exc:
+            self.close()
+            raise _Lost(exc, sent=True)
+        if resp.will_close:
+            self.close()
+        return resp, data
+
+    def _backoff(self, attempt):
+        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return delay / 2 + random.uniform(0, delay / 2)
 
     def request(self, method, path, query=None, body=None, content_type=None, accept="application/json"):
         """Send one request; the decoded JSON answer ({} when empty).
 
-        Raises :class:`ApiError` for HTTP errors and
-        :class:`K8sConnectionError` when the server cannot be reached.
+        Raises :class:`ApiError` for HTTP errors, :class:`BadResponse` for a
+        2xx answer that is not JSON and :class:`K8sConnectionError` when the
+        server cannot be reached.
+
+        Retried, up to ``max_attempts`` tries within ``retry_total`` seconds:
+
+        * 429 for every method: the API server (priority and fairness,
+          max-in-flight) or an eviction's PodDisruptionBudget refused the
+          request before acting on it;
+        * 503 for idempotent requests (:func:`is_idempotent`: reads, PUT,
+          DELETE, server-side apply and merge patches), and for the others
+          (POST create, JSON patch) only when the answer carries
+          ``Retry-After`` (the server says it did not act, as client-go
+          assumes); a bare 503 may come from a proxy or load balancer after
+          the server acted, and a repeated create is not harmless;
+        * a connection reset / closed after the request was sent, for
+          idempotent requests only, for the same reason; one that broke
+          while the request was still being written (a keep-alive
+          connection the server had closed) for every method.
+
+        Connection refused, DNS, TLS and timeouts fail at once.
         """
         url = self._prefix + quote(path, safe="/:@!$&'()*+,;=-._~")
         if query:
             url += "?" + urlencode(query)
+        full_url = self._origin + url
         headers = dict(self._headers, Accept=accept)
         payload = None
         if body is not None:
             payload = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
             headers["Content-Type"] = content_type or "application/json"
-        for attempt in (1, 2):
-            conn = self._connection()
+        idempotent = is_idempotent(method, headers.get("Content-Type"))
+        start = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.attempts = attempt
+            failure = None
             try:
-                conn.request(method, url, body=payload, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                break
-            except (http_client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                # A keep-alive connection the server closed: reconnect once.
-                self.close()
-                if attempt == 2:
-                    raise K8sConnectionError(str(exc))
-            except (OSError, http_client.HTTPException) as exc:
-                self.close()
-                raise K8sConnectionError(str(exc))
-        if resp.status >= 400:
-            raise ApiError(resp.status, resp.reason, data.decode("utf-8", "replace"))
-        return json.loads(data) if data else {}
+                resp, data = self._send(method, url, payload, headers)
+            except _Lost as lost:
+                if lost.sent and not idempotent:
+                    raise K8sConnectionError(
+                        "%s%s; %s %s was sent and is not idempotent, so it is not retried (the server may "
+                        "have acted on it)" % (lost, self._where(), method, full_url))
+                failure = K8sConnectionError("%s%s (after %d tries)" % (lost, self._where(), attempt))
+                wait = self._backoff(attempt)
+            else:
+                if resp.status < 400:
+                    break
+                retry_after = parse_retry_after(resp.getheader("Retry-After"))
+                failure = ApiError(resp.status, resp.reason, data.decode("utf-8", "replace"), method=method,
+                                   url=full_url, content_type=resp.getheader("Content-Type"),
+                                   retry_after=retry_after)
+                retry = resp.status == 429 or (resp.status == 503 and (idempotent or retry_after is not None))
+                if not retry:
+                    raise failure
+                wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if attempt >= self.max_attempts or time.monotonic() - start + wait > self.retry_total:
+                raise failure
+            time.sleep(wait)
+        if not data:
+            return {}
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise BadResponse("%s%s. Is the server URL a Kubernetes API server (not a proxy, login page or "
+                              "load balancer)?" % (describe_response(method, full_url, resp.status,
+                                                                     resp.getheader("Content-Type"), data),
+                                                   self._where()))
 
 
 class LibraryClient(object):
     """The same interface over the ``kubernetes`` library, for kubeconfigs
-    this module leaves to it (auth-provider, proxy-url)."""
+    this module leaves to it (auth-provider), with this module's proxy
+    decision (:func:`configure_library_proxy`)."""
 
     def __init__(self, params, timeout=60):
         try:
@@ -465,6 +717,8 @@ class LibraryClient(object):
         for opt, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
             if params.get(opt):
                 setattr(cfg, attr, params[opt])
+        server, proxy_url = server_and_proxy_url(params)
+        configure_library_proxy(cfg, proxy_for(server or cfg.host, proxy_url))
         self.api = k8s_client.ApiClient(cfg)
         self.host = cfg.host
         self._timeout = timeout
@@ -484,10 +738,17 @@ class LibraryClient(object):
                                      auth_settings=["BearerToken"], _preload_content=False,
                                      _return_http_data_only=True, _request_timeout=self._timeout)
         except self._api_exception as exc:
-            raise ApiError(exc.status, exc.reason, exc.body)
+            raise ApiError(exc.status, exc.reason, exc.body, method=method, url=self.host + path,
+                           content_type=(exc.headers or {}).get("Content-Type"))
         except Exception as exc:  # pylint: disable=broad-except
             raise K8sConnectionError(str(exc))
-        return json.loads(resp.data) if resp.data else {}
+        if not resp.data:
+            return {}
+        try:
+            return json.loads(resp.data)
+        except ValueError:
+            raise BadResponse(describe_response(method, self.host + path, resp.status,
+                                                resp.getheader("Content-Type"), resp.data))
 
 
 def client_from_params(params, timeout=None):

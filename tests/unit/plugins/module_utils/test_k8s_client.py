@@ -80,14 +80,14 @@ def test_missing_kubeconfig_and_in_cluster(tmp_path):
     assert (s.server, s.token, s.ca_file) == ("https://[fd00::1]:443", "pod-token", str(sa / "ca.crt"))
 
 
-def test_auth_provider_and_proxy_are_left_to_the_library(tmp_path):
+def test_auth_provider_is_left_to_the_library_proxy_url_is_not(tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"auth-provider": {"name": "oidc"}}}])
     with pytest.raises(kc.UnsupportedConfig):
         kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    # proxy-url is the client's own now (tests/integration/test_k8s_client_transport.py).
     cfg = write_config(tmp_path / "config2", [{"name": "u", "user": {"token": "t"}}],
                        clusters=[{"name": "c", "cluster": {"server": "https://k", "proxy-url": "http://p:3128"}}])
-    with pytest.raises(kc.UnsupportedConfig):
-        kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    assert kc.settings_from_params({"kubeconfig": cfg}, environ={}).proxy_url == "http://p:3128"
 
 
 def plugin(tmp_path, body, code=0):
