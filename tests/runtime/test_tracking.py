@@ -21,6 +21,20 @@ def assert_probes(pod):
             assert ok, "%s %s failed: %s\nlog:\n%s" % (pod.name, kind, detail, pod.log())
 
 
+def assert_liveness_distinct(pod):
+    """Liveness only restarts a wedged process, readiness gates traffic: a
+    different check, or the same one acting much later (a longer budget)."""
+    live, ready = pod.container["livenessProbe"], pod.container["readinessProbe"]
+
+    def budget(p):
+        return p.get("periodSeconds", 10) * p.get("failureThreshold", 3)
+
+    def check(p):
+        return {k: v for k, v in p.items() if k in ("httpGet", "tcpSocket", "exec", "grpc")}
+    assert check(live) != check(ready) or budget(live) >= 2 * budget(ready), (live, ready)
+    assert budget(live) > budget(ready) and live.get("timeoutSeconds", 1) >= ready.get("timeoutSeconds", 1)
+
+
 def say_differences(image):
     print("image %s stand-in differences:\n  %s" % (image.ref, "\n  ".join(image.differences)))
 
@@ -38,6 +52,7 @@ def pg_query(node, ip, secret, sql, dbname=None):
 def test_postgresql_initialises_with_the_init_script_and_config(pg_pod, stack_secrets, tracking_objs):
     say_differences(images.postgres(pg_pod.container["image"]))
     assert_probes(pg_pod)
+    assert_liveness_distinct(pg_pod)
     app = stack_secrets["mlops-postgresql-mlflow"]
     ip = pg_pod.node.resolve(app["host"])
     # initdb.sh created the role, its database and the extension; the
@@ -71,6 +86,13 @@ def test_mlflow_migrates_then_serves_with_postgresql_and_s3(mlflow_pod, stack_se
     say_differences(images.mlflow_full())
     assert mlflow_pod.job.proc.returncode == 0
     assert_probes(mlflow_pod)
+    assert_liveness_distinct(mlflow_pod)
+    # Readiness goes through the Flask app (/version answers the version),
+    # liveness through the ASGI loop (/health): both as the kubelet sends
+    # them (Host: the pod IP), both past --allowed-hosts.
+    assert mlflow_pod.container["readinessProbe"]["httpGet"]["path"] == "/version"
+    ok, detail = mlflow_pod.probe("readinessProbe")
+    assert ok and "-> 200 b'3." in detail, detail
     app = stack_secrets["mlops-postgresql-mlflow"]
     tables = pg_query(mlflow_pod.node, mlflow_pod.node.resolve(app["host"]), app,
                       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
@@ -124,6 +146,7 @@ def test_collector_receives_otlp_and_exports_to_mlflow(node, tracking_objs, stac
     try:
         pod.wait_started()
         assert_probes(pod)
+        assert_liveness_distinct(pod)
         app = stack_secrets["mlops-postgresql-mlflow"]
         pg_ip = node.resolve(app["host"])
         before = pg_query(node, pg_ip, app, "SELECT count(*) FROM trace_info WHERE experiment_id = 0")[0][0]
