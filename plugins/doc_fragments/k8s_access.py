@@ -22,6 +22,9 @@ options:
       - Needs the C(kubernetes) Python library on the host that runs the module and RBAC
         C(get) on services, C(list) on pods and C(create) on C(pods/portforward).
       - Omit it to use the endpoint directly (for example an Ingress URL or a LoadBalancer address).
+      - In check mode, when the Service does not exist or has no Ready pod (a run that would
+        deploy the server first, on a cluster it has not deployed to yet), the module warns and
+        reports what it would do on a new, empty server instead of failing.
       - See docs/k8s-access.md in the collection.
     type: dict
     suboptions:

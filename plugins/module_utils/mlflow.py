@@ -387,6 +387,21 @@ def desired_from_params(params):
     )
 
 
+class NewServer(object):
+    """Stands in for an MLflow server that has no experiment yet.
+
+    Used in check mode when the server is not running yet
+    (``k8s_access.server_pending``): :func:`ensure_experiment` then plans
+    against it (reads only; check mode never writes).
+    """
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def get_by_name(self, name):
+        return None
+
+
 def ensure_experiment(api, desired, check_mode=False):
     """Read, plan and (unless check_mode) apply; returns the module result dict."""
     current = api.get_by_name(desired["name"])

@@ -199,10 +199,11 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
+from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import (
-    MlflowApi, MlflowError, desired_from_params, ensure_experiment, normalize_tracking_uri)
+    MlflowApi, MlflowError, NewServer, desired_from_params, ensure_experiment, normalize_tracking_uri)
 
 
 def argument_spec():
@@ -235,6 +236,17 @@ def main():
     except MlflowError as exc:
         module.fail_json(msg=str(exc))
 
+    pending = server_pending(module)
+    if pending:
+        # Check mode before the server exists: plan against a new, empty one.
+        module.warn("%s Planned against a new MLflow server; the experiment id is known only after "
+                    "the real run." % pending)
+        result = ensure_experiment(NewServer(uri), desired, check_mode=True)
+        for w in result.pop("warnings", []):
+            module.warn(w)
+        if not module._diff:
+            result.pop("diff", None)
+        module.exit_json(**result)
     with service_endpoint(module, uri) as url:
         api = MlflowApi(url.rstrip("/"), p["username"], p["password"], p["token"],
                         p["validate_certs"], p["ca_path"], p["timeout"])

@@ -272,12 +272,14 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.client import (
     HAS_PSYCOPG, POSTGRES_CONNECTION_ARGUMENT_SPEC, PSYCOPG_IMPORT_ERROR, PgClient)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError
-from ansible_collections.mlops.stack.plugins.module_utils.postgres.operations import ensure_database
+from ansible_collections.mlops.stack.plugins.module_utils.postgres.operations import (
+    ensure_database, plan_on_new_server)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import desired_from_params
 
 try:
@@ -326,6 +328,14 @@ def main():
         module.fail_json(msg=str(exc))
 
     direct = "postgresql://%s:%d" % (p["login_host"], p["login_port"])
+    pending = server_pending(module)
+    if pending:
+        # Check mode before the server exists: plan against a new, empty one.
+        module.warn("%s Planned against a new, empty PostgreSQL server." % pending)
+        result = plan_on_new_server(desired, p["login_user"])
+        if not module._diff:
+            result.pop("diff", None)
+        module.exit_json(**result)
     with service_endpoint(module, direct) as url:
         host, port = p["login_host"], p["login_port"]
         if url != direct:

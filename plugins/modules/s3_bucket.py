@@ -325,6 +325,7 @@ results:
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
 from ansible_collections.mlops.stack.plugins.module_utils.common import make_diff
 from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
     K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
@@ -332,7 +333,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (
     BOTO3_IMPORT_ERROR, HAS_BOTO3, S3_CONNECTION_ARGUMENT_SPEC, BotoCoreError, S3Error, build_client, classify_error)
 from ansible_collections.mlops.stack.plugins.module_utils.s3.lifecycle import LIFECYCLE_RULE_SPEC, normalize_rules
 from ansible_collections.mlops.stack.plugins.module_utils.s3.names import validate_bucket_name
-from ansible_collections.mlops.stack.plugins.module_utils.s3.operations import run_bucket
+from ansible_collections.mlops.stack.plugins.module_utils.s3.operations import plan_on_new_server, run_bucket
 from ansible_collections.mlops.stack.plugins.module_utils.s3.policy import parse_policy
 
 
@@ -400,17 +401,23 @@ def main():
         module.fail_json(msg=str(exc))
 
     results = []
-    with service_endpoint(module, module.params["endpoint_url"]) as url:
-        client = None
-        try:
-            for params in todo:
-                if client is None:
-                    client = build_client(params, url)
-                results.append(run_bucket(params, url, check_mode=module.check_mode, client=client))
-        except S3Error as exc:
-            module.fail_json(msg=str(exc), results=[public_result(r) for r in results])
-        except (BotoCoreError, ValueError) as exc:
-            module.fail_json(msg=str(classify_error(url, "cannot configure the S3 client", exc)))
+    pending = server_pending(module)
+    if pending:
+        # Check mode before the server exists: plan against a new, empty one.
+        module.warn("%s Planned against a new, empty S3 server." % pending)
+        results = [plan_on_new_server(params, module.params["endpoint_url"]) for params in todo]
+    else:
+        with service_endpoint(module, module.params["endpoint_url"]) as url:
+            client = None
+            try:
+                for params in todo:
+                    if client is None:
+                        client = build_client(params, url)
+                    results.append(run_bucket(params, url, check_mode=module.check_mode, client=client))
+            except S3Error as exc:
+                module.fail_json(msg=str(exc), results=[public_result(r) for r in results])
+            except (BotoCoreError, ValueError) as exc:
+                module.fail_json(msg=str(classify_error(url, "cannot configure the S3 client", exc)))
     diffs = [make_diff(r["before"], r["after"], r["bucket"]["name"], r["bucket"]["name"]) for r in results]
     if module.params.get("buckets"):
         result = {"changed": any(r["changed"] for r in results),

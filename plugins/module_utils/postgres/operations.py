@@ -19,6 +19,29 @@ from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import (
 )
 
 
+def plan_on_new_server(desired, login_user):
+    """What :func:`ensure_database` would do in check mode on a new, empty server.
+
+    Used in check mode when the server is not running yet
+    (``check_mode.server_pending``): the run would deploy it first, with
+    *login_user* as its superuser, so neither the database nor the role exist.
+    """
+    state = dict(session_user=login_user, superuser=True, createdb=True, createrole=True,
+                 template_encoding=None, template_collate=None, template_ctype=None,
+                 server_version=None, database=None, role=None)
+    actions = plan(state, desired)
+    after = predicted_view(state, desired, actions)
+    header = "database %s" % desired["name"]
+    result = dict(changed=bool(actions), queries=[redact_sql(a) for a in actions],
+                  actions=[a["summary"] for a in actions], database=dict(after),
+                  diff=dict(before={}, after=after, before_header=header, after_header=header))
+    result["database"].pop("role", None)
+    if desired["state"] != "absent" and desired.get("role"):
+        result["role"] = dict(name=desired["role"]["name"], login=desired["role"]["login"],
+                              created=True, password_changed=False)
+    return result
+
+
 def ensure_database(client, desired, check_mode=False):
     """Read, plan and (unless check_mode) apply. Returns the module result dict."""
     state = client.read_state(desired)

@@ -34,6 +34,24 @@ def _diff_view(state):
     return dict((k, state.get(k)) for k in ("name", "versioning", "policy", "tags", "lifecycle_rules"))
 
 
+def plan_on_new_server(params, endpoint_url):
+    """What :func:`run_bucket` would do in check mode on a new server that holds no bucket.
+
+    Used in check mode when the server is not running yet
+    (``check_mode.server_pending``): the run would deploy it first.
+    """
+    name = params["name"]
+    validate_bucket_name(name)
+    bucket = {"name": name, "exists": False, "endpoint_url": endpoint_url or "AWS S3"}
+    if params.get("state", "present") == "absent":
+        return {"changed": False, "actions": [], "before": {}, "after": {}, "bucket": bucket}
+    after, actions = plan_present(None, params)
+    after["empty"] = True
+    bucket.update(after, exists=True)
+    return {"changed": True, "actions": [describe_action(name, a, v) for a, v in actions],
+            "before": {}, "after": _diff_view(after), "bucket": bucket}
+
+
 def run_bucket(params, endpoint_url, check_mode=False, client=None):
     """Do what the s3_bucket module asks; return the module result.
 

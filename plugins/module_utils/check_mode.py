@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: mlops.stack contributors
+# Apache License 2.0 (see LICENSE)
+"""Check mode of the bootstrap modules before their server exists.
+
+``s3_bucket``, ``postgresql_database`` and ``mlflow_experiment`` reach a
+server inside the cluster through ``kubernetes_service`` (a port-forward to a
+Ready pod behind a Service, module_utils/k8s_access.py). Check mode creates
+nothing, so on a cluster the run has not deployed to yet, that Service (or a
+Ready pod behind it), which the real run creates and waits for before the
+module runs, is missing. :func:`server_pending` says so; the modules then
+warn and report what they would do on a new, empty server instead of
+failing. A real run never takes this path, and other failures (no
+kubeconfig, API server unreachable, RBAC) are left to ``service_endpoint``,
+which reports them as before.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.mlops.stack.plugins.module_utils import k8s_access
+
+
+def _message(what):
+    return ("Check mode: %s yet (this run deploys the server before this task, or a real run would wait "
+            "for it)." % what)
+
+
+def server_pending(module):
+    """In check mode: why the ``kubernetes_service`` server cannot be reached yet, else None (reads only)."""
+    params = getattr(module, "params", None) or {}
+    ks = params.get("kubernetes_service")
+    if not ks or not getattr(module, "check_mode", False):
+        return None
+    try:
+        api = k8s_access._load_api(ks)  # pylint: disable=protected-access
+    except k8s_access.K8sAccessError:
+        return None
+    core = k8s_access.k8s_client.CoreV1Api(api)
+    ns, name, timeout = ks.get("namespace") or "default", ks["name"], ks.get("timeout") or 30
+    try:
+        svc = api.sanitize_for_serialization(core.read_namespaced_service(name, ns, _request_timeout=timeout))
+    except k8s_access.k8s_client.exceptions.ApiException as exc:
+        return _message("Service %s/%s does not exist" % (ns, name)) if exc.status == 404 else None
+    except Exception:  # pylint: disable=broad-except
+        return None
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    if not selector:
+        return None
+    try:
+        pods = api.sanitize_for_serialization(core.list_namespaced_pod(
+            ns, label_selector=",".join("%s=%s" % kv for kv in sorted(selector.items())),
+            _request_timeout=timeout)).get("items") or []
+    except Exception:  # pylint: disable=broad-except
+        return None
+    if not any(k8s_access.selector_matches(selector, (p.get("metadata") or {}).get("labels"))
+               and k8s_access.pod_is_ready(p) for p in pods):
+        return _message("Service %s/%s has no Ready pod" % (ns, name))
+    return None

@@ -1,0 +1,89 @@
+"""plugin_utils/check_plan.py: check mode knows what earlier tasks would create."""
+from ansible_collections.mlops.stack.plugins.plugin_utils.check_plan import (
+    PLAN_FACT, plan_fact, plan_of, record_secret, run_planned)
+
+NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlops"}}
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mlflow", "namespace": "mlops"}}
+CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+       "metadata": {"name": "clusterissuers.cert-manager.io"},
+       "spec": {"group": "cert-manager.io", "names": {"kind": "ClusterIssuer"}}}
+ISSUER = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "selfsigned"}}
+OTHER = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "elsewhere"}}
+
+
+def _ref(obj):
+    meta = obj["metadata"]
+    return "%s %s%s" % (obj["kind"], meta["namespace"] + "/" if meta.get("namespace") else "", meta["name"])
+
+
+class FakeModule(object):
+    """The module's run/load_objects: records what went to the server's dry run."""
+
+    def __init__(self, created=()):
+        self.sent = []
+        self.created = set(created)
+
+    def load_objects(self, params):
+        return list(params["definition"])
+
+    def run(self, params, check_mode, want_diff, **kwargs):
+        assert check_mode
+        objs = self.load_objects(params)
+        self.sent.extend(_ref(o) for o in objs)
+        entries = [{"ref": _ref(o), "result": "created" if _ref(o) in self.created else "unchanged"} for o in objs]
+        return {"changed": any(e["result"] == "created" for e in entries), "objects": entries, "count": len(objs)}
+
+
+def _plan(namespaces=(), crds=(), secrets=()):
+    return {"namespaces": set(namespaces), "crds": set(crds), "secrets": set(secrets)}
+
+
+def test_first_task_records_the_namespace_and_crd_it_would_create():
+    fake = FakeModule(created=["Namespace mlops", "CustomResourceDefinition clusterissuers.cert-manager.io"])
+    res = run_planned(fake.run, fake.load_objects, {"definition": [NS, CRD, OTHER]}, _plan(), True)
+    assert fake.sent == ["Namespace mlops", "CustomResourceDefinition clusterissuers.cert-manager.io",
+                         "ConfigMap elsewhere/c"]
+    assert res["ansible_facts"][PLAN_FACT] == {"namespaces": ["mlops"], "crds": [["cert-manager.io", "ClusterIssuer"]],
+                                               "secrets": []}
+
+
+def test_later_task_reports_objects_that_need_the_plan_without_the_server():
+    fake = FakeModule()
+    plan = _plan(namespaces=["mlops"], crds=[("cert-manager.io", "ClusterIssuer")])
+    res = run_planned(fake.run, fake.load_objects, {"definition": [DEPLOY, ISSUER, OTHER]}, plan, True)
+    assert fake.sent == ["ConfigMap elsewhere/c"]
+    assert res["objects"] == [
+        {"ref": "Deployment mlops/mlflow", "result": "created (namespace mlops created by an earlier task)"},
+        {"ref": "ClusterIssuer selfsigned", "result": "created (CRD created by an earlier task)"},
+        {"ref": "ConfigMap elsewhere/c", "result": "unchanged"}]
+    assert res["changed"] and res["counts"] == {"created": 2, "unchanged": 1}
+    assert [d["after_header"] for d in res["diff"]] == ["Deployment mlops/mlflow", "ClusterIssuer selfsigned"]
+    assert "ansible_facts" not in res
+
+
+def test_nothing_pending_goes_to_the_server_unchanged():
+    fake = FakeModule()
+    params = {"definition": [OTHER]}
+    res = run_planned(fake.run, fake.load_objects, params, _plan(namespaces=["mlops"]), False)
+    assert fake.sent == ["ConfigMap elsewhere/c"] and res["objects"] == [{"ref": "ConfigMap elsewhere/c",
+                                                                         "result": "unchanged"}]
+
+
+def test_only_pending_objects_never_contact_the_server():
+    fake = FakeModule()
+    res = run_planned(fake.run, fake.load_objects, {"definition": [DEPLOY]}, _plan(namespaces=["mlops"]), False)
+    assert fake.sent == [] and res["changed"] and res["count"] == 1
+
+
+def test_plan_round_trips_through_the_fact():
+    plan = _plan(namespaces=["a"], crds=[("g", "K")], secrets=["a/s"])
+    assert plan_of({"ansible_facts": {PLAN_FACT: plan_fact(plan)}}) == plan
+    assert plan_of({}) == _plan()
+
+
+def test_secrets_are_remembered_by_name_only_when_they_change():
+    params = {"namespace": "mlops", "name": "mlops-s3", "values": {"AWS_SECRET_ACCESS_KEY": "x" * 40}}
+    grown = record_secret(_plan(), {"changed": True, "secret_data": {"k": "v"}}, params)
+    assert grown["secrets"] == {"mlops/mlops-s3"}
+    assert "x" * 40 not in str(plan_fact(grown)) and "v" not in plan_fact(grown)["secrets"]
+    assert record_secret(_plan(), {"changed": False}, params) == _plan()
