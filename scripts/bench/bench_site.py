@@ -108,7 +108,8 @@ def main():
             inv = site_inventory(work / "inv-a.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             render = work / "render"
             shutil.rmtree(render, ignore_errors=True)
-            results["render"] = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render)[0]
+            results["render"] = playbook("render.yml", inv, "-e", "mlops_render_dir=%s" % render,
+                                         "-e", "mlops_gitops_repo_url=https://git.example.org/mlops.git")[0]
             results["kubectl_first"] = kubectl_apply(cl, render)
             samples["kubectl_noop"] = [kubectl_apply(cl, render) for dummy in range(args.repeat)]
         finally:

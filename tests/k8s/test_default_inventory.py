@@ -82,10 +82,11 @@ def test_validate_lists_the_enabled_components(default_vars):
 
 def test_render_leaves_out_gpu_serving(tmp_path, default_vars):
     out = tmp_path / "gitops"
-    res = _run("render.yml", dict(default_vars, mlops_render_dir=str(out)), timeout=900)
+    res = _run("render.yml", dict(default_vars, mlops_render_dir=str(out),
+                                  mlops_gitops_repo_url="https://git.example.org/mlops.git"), timeout=900)
     assert res.rc == 0, res.explain()
     assert not (out / "gpu_serving").exists()
-    assert {p.name for p in out.iterdir() if p.is_dir()} == ROLES | {"apps"}
+    assert {p.name for p in out.iterdir() if p.is_dir()} == ROLES | {"apps", "namespaces"}
 
 
 def _stack_objects(cluster):

@@ -28,10 +28,12 @@ def render(tmp_dir, components, extra_vars=None):
     inv_path.write_text(yaml.safe_dump(inv))
     out = tmp_dir / "render"
     res = run_playbook(ROOT / "playbooks" / "render.yml", inventory=inv_path,
-                       extra_vars={"mlops_render_dir": str(out)}, timeout=900)
+                       extra_vars={"mlops_render_dir": str(out),
+                                   "mlops_gitops_repo_url": "https://git.example.org/mlops.git"}, timeout=900)
     assert res.rc == 0, res.explain()
     objs = []
-    for comp in components:
+    # Namespaces live in one directory of their own (docs/gitops.md).
+    for comp in list(components) + ["namespaces"]:
         for f in sorted((out / comp).glob("*.yaml")):
             if f.name == "kustomization.yaml":
                 continue
