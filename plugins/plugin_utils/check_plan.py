@@ -14,9 +14,13 @@ One ``k8s_apply`` call already handles this inside itself: objects whose
 Namespace or CRD the same call creates are reported as ``created`` without
 asking the server. This module carries that knowledge from task to task in
 a host fact (:data:`PLAN_FACT`, set only in check mode): the Namespaces and
-CRDs that earlier check-mode tasks of the run reported as created. Objects
-that need one of them are reported as ``created`` (with the reason), the
-others go to the server's dry run as usual.
+CRDs that earlier check-mode tasks of the run reported as created, and the
+Secrets ``k8s_generated_secret`` would write (names and key names, never
+values). Objects that need one of them are reported as ``created`` (with the
+reason), the others go to the server's dry run as usual; a ``k8s_read`` of
+such a Secret returns a stand-in with its keys and empty values, so the next
+role plans on (a copy of the S3 Secret, the collector's MLflow credentials)
+as the real run would.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -39,19 +43,19 @@ def _ref(obj):
 def plan_of(task_vars):
     """The plan recorded by earlier check-mode tasks.
 
-    ``{"namespaces": set, "crds": set of (group, kind), "secrets": set of "namespace/name"}``.
+    ``{"namespaces": set, "crds": set of (group, kind), "secrets": {"namespace/name": [key, ...]}}``.
     """
     task_vars = task_vars or {}
     raw = (task_vars.get("ansible_facts") or {}).get(PLAN_FACT) or task_vars.get(PLAN_FACT) or {}
     return {"namespaces": set(raw.get("namespaces") or []),
             "crds": set(tuple(c) for c in raw.get("crds") or []),
-            "secrets": set(raw.get("secrets") or [])}
+            "secrets": dict((k, list(v)) for k, v in (raw.get("secrets") or {}).items())}
 
 
 def plan_fact(plan):
     """The plan as a fact value (sorted lists)."""
     return {"namespaces": sorted(plan["namespaces"]), "crds": sorted(list(c) for c in plan["crds"]),
-            "secrets": sorted(plan["secrets"])}
+            "secrets": dict((k, sorted(v)) for k, v in sorted(plan["secrets"].items()))}
 
 
 def pending_reason(obj, plan, default_namespace=None):
@@ -126,8 +130,34 @@ def run_planned(run, load_objects, params, plan, want_diff, **run_kwargs):
 
 
 def record_secret(plan, result, params):
-    """*plan* plus the Secret a check-mode ``k8s_generated_secret`` would create or complete."""
+    """*plan* plus the Secret (name and key names) a check-mode ``k8s_generated_secret`` would write."""
     if not result.get("changed") or result.get("failed"):
         return plan
-    out = dict(plan, secrets=set(plan["secrets"]) | set(["%s/%s" % (params["namespace"], params["name"])]))
+    ref = "%s/%s" % (params["namespace"], params["name"])
+    keys = sorted(set(plan["secrets"].get(ref, [])) | set((result.get("secret") or {}).get("keys") or []))
+    secrets = dict(plan["secrets"])
+    secrets[ref] = keys
+    return dict(plan, secrets=secrets)
+
+
+def planned_read(plan, params, result):
+    """A check-mode ``k8s_read`` *result*, with the stand-in of a Secret an earlier task would write.
+
+    Only for a read of one Secret by name that the server does not have; the
+    stand-in has the planned keys with empty values.
+    """
+    if result.get("resources") or params.get("kind") != "Secret" or not params.get("name"):
+        return result
+    namespace = params.get("namespace") or "default"
+    ref = "%s/%s" % (namespace, params["name"])
+    if ref not in plan["secrets"]:
+        return result
+    stand_in = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": params["name"], "namespace": namespace,
+                             "annotations": {"mlops.stack/check-mode": "planned by an earlier task; values unknown"}},
+                "data": dict((key, "") for key in plan["secrets"][ref])}
+    out = dict(result, resources=[stand_in], planned=True)
+    out["warnings"] = list(result.get("warnings") or []) + [
+        "Check mode: Secret %s does not exist yet; an earlier task of this run would write it (keys %s), so its "
+        "values are shown empty." % (ref, ", ".join(plan["secrets"][ref]) or "none")]
     return out

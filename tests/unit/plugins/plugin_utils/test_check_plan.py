@@ -1,6 +1,6 @@
 """plugin_utils/check_plan.py: check mode knows what earlier tasks would create."""
 from ansible_collections.mlops.stack.plugins.plugin_utils.check_plan import (
-    PLAN_FACT, plan_fact, plan_of, record_secret, run_planned)
+    PLAN_FACT, plan_fact, plan_of, planned_read, record_secret, run_planned)
 
 NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlops"}}
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "mlflow", "namespace": "mlops"}}
@@ -34,8 +34,8 @@ class FakeModule(object):
         return {"changed": any(e["result"] == "created" for e in entries), "objects": entries, "count": len(objs)}
 
 
-def _plan(namespaces=(), crds=(), secrets=()):
-    return {"namespaces": set(namespaces), "crds": set(crds), "secrets": set(secrets)}
+def _plan(namespaces=(), crds=(), secrets=None):
+    return {"namespaces": set(namespaces), "crds": set(crds), "secrets": dict(secrets or {})}
 
 
 def test_first_task_records_the_namespace_and_crd_it_would_create():
@@ -44,7 +44,7 @@ def test_first_task_records_the_namespace_and_crd_it_would_create():
     assert fake.sent == ["Namespace mlops", "CustomResourceDefinition clusterissuers.cert-manager.io",
                          "ConfigMap elsewhere/c"]
     assert res["ansible_facts"][PLAN_FACT] == {"namespaces": ["mlops"], "crds": [["cert-manager.io", "ClusterIssuer"]],
-                                               "secrets": []}
+                                               "secrets": {}}
 
 
 def test_later_task_reports_objects_that_need_the_plan_without_the_server():
@@ -76,14 +76,30 @@ def test_only_pending_objects_never_contact_the_server():
 
 
 def test_plan_round_trips_through_the_fact():
-    plan = _plan(namespaces=["a"], crds=[("g", "K")], secrets=["a/s"])
+    plan = _plan(namespaces=["a"], crds=[("g", "K")], secrets={"a/s": ["k"]})
     assert plan_of({"ansible_facts": {PLAN_FACT: plan_fact(plan)}}) == plan
     assert plan_of({}) == _plan()
 
 
-def test_secrets_are_remembered_by_name_only_when_they_change():
+def test_secrets_are_remembered_by_name_and_keys_only_when_they_change():
     params = {"namespace": "mlops", "name": "mlops-s3", "values": {"AWS_SECRET_ACCESS_KEY": "x" * 40}}
-    grown = record_secret(_plan(), {"changed": True, "secret_data": {"k": "v"}}, params)
-    assert grown["secrets"] == {"mlops/mlops-s3"}
-    assert "x" * 40 not in str(plan_fact(grown)) and "v" not in plan_fact(grown)["secrets"]
+    result = {"changed": True, "secret": {"name": "mlops-s3", "namespace": "mlops",
+                                          "keys": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]},
+              "secret_data": {"AWS_SECRET_ACCESS_KEY": "x" * 40}}
+    grown = record_secret(_plan(), result, params)
+    assert grown["secrets"] == {"mlops/mlops-s3": ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]}
+    assert "x" * 40 not in str(plan_fact(grown))
     assert record_secret(_plan(), {"changed": False}, params) == _plan()
+
+
+def test_a_read_of_a_planned_secret_returns_a_stand_in_without_values():
+    plan = _plan(secrets={"mlops/mlops-s3": ["AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"]})
+    params = {"kind": "Secret", "name": "mlops-s3", "namespace": "mlops"}
+    out = planned_read(plan, params, {"resources": [], "api_found": True})
+    assert out["planned"] and out["resources"][0]["data"] == {"AWS_ACCESS_KEY_ID": "", "AWS_ENDPOINT_URL": ""}
+    assert out["resources"][0]["metadata"]["name"] == "mlops-s3" and "mlops/mlops-s3" in out["warnings"][0]
+    # Anything else is left alone: an existing Secret, another name, a list, another kind.
+    existing = {"resources": [{"kind": "Secret", "data": {"a": "Yg=="}}], "api_found": True}
+    assert planned_read(plan, params, existing) is existing
+    for other in (dict(params, name="other"), dict(params, name=None), dict(params, kind="ConfigMap")):
+        assert planned_read(plan, other, {"resources": []}) == {"resources": []}
