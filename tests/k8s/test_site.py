@@ -175,8 +175,9 @@ def test_teardown_purge_removes_the_data(k8s_cluster, site_inv):
     res = run_playbook(PLAYBOOKS / "teardown.yml", inventory=site_inv,
                        extra_vars={"mlops_purge": True, "mlops_teardown_platform": True}, timeout=1200)
     assert res.rc == 0, res.explain()
-    deleted = res.task_result("Delete the stack's generated Secrets and volumes")
-    assert {"ref": "Secret mlops/mlops-postgresql-mlflow", "result": "deleted"} in deleted["objects"], deleted
+    # The stack's Namespace goes with the components (it is not kept with
+    # purge), and its Secrets and volumes with it; tests/k8s/test_teardown_purge.py
+    # covers the purge step for a namespace the stack did not create.
     left = k8s_cluster.kubectl("-n", "mlops", "get", "secrets,pvc", "-l", STACK_LABEL, "-o", "name",
                                check=False).stdout
     assert left.strip() == "", left

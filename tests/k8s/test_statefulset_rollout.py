@@ -1,4 +1,4 @@
-"""statefulset_ready (module_utils/k8s_readiness_statefulset.py) on the real
+"""statefulset_ready (module_utils/k8s/statefulset.py) on the real
 StatefulSet controller (kube-controller-manager; kwok runs the pods): after
 a template change it says not-ready until every pod runs the new revision,
 where ``readyReplicas`` alone (the old pods are still Ready) says ready."""
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_readiness_statefulset import statefulset_ready
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.statefulset import statefulset_ready
 from tests.k8s.test_control_plane import RESTRICTED_CONTAINER
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]

@@ -2,7 +2,8 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """Readiness: CRD Established, Deployment available, DaemonSet rolled out,
-StatefulSet ready, Job complete (or failed for good), and the loop that
+StatefulSet rolled out (every pod Ready at the update revision, see
+:mod:`statefulset`), Job complete (or failed for good), and the loop that
 waits for them. The checks are pure (plain dicts); :func:`wait_ready`
 reads through a ``get(path)`` callable."""
 
@@ -13,6 +14,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError, object_ref
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.statefulset import statefulset_ready
 
 
 def crd_established(crd):
@@ -49,10 +51,7 @@ def workload_ready(obj):
             return False, "%s/%s pods available" % (status.get("numberAvailable", 0), desired)
         return True, "rolled out"
     if kind == "StatefulSet":
-        replicas = spec.get("replicas", 1)
-        if status.get("readyReplicas", 0) < replicas:
-            return False, "%s/%s replicas ready" % (status.get("readyReplicas", 0), replicas)
-        return True, "ready"
+        return statefulset_ready(obj)
     if kind == "Job":
         for cond in status.get("conditions") or []:
             if cond.get("status") == "True" and cond.get("type") == "Complete":

@@ -54,3 +54,13 @@ def test_wait_ready_reads_through_get():
         wait_ready(current.get, [(job, "/job")], 5)
     with pytest.raises(K8sApplyError, match=r"timed out after 0s waiting for: CustomResourceDefinition y \(not Established\)"):
         wait_ready({}.get, [(dict(crd, metadata={"name": "y"}), "/y")], 0)
+
+
+def test_statefulset_waits_for_the_update_revision():
+    """Old pods still Ready during a rollout do not make the StatefulSet ready."""
+    sts = {"kind": "StatefulSet", "metadata": {"generation": 2}, "spec": {"replicas": 2},
+           "status": {"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 1,
+                      "currentRevision": "web-1", "updateRevision": "web-2"}}
+    assert workload_ready(sts) == (False, "1/2 replicas updated to revision web-2")
+    sts["status"].update(updatedReplicas=2, currentRevision="web-2")
+    assert workload_ready(sts) == (True, "2 replicas ready at revision web-2")

@@ -1,9 +1,9 @@
-"""module_utils/k8s_readiness_statefulset.py on StatefulSet objects as the API
+"""module_utils/k8s/statefulset.py on StatefulSet objects as the API
 server returns them (status shapes of kube-controller-manager's StatefulSet
 controller). On the real controller: tests/k8s/test_statefulset_rollout.py."""
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_readiness_statefulset import statefulset_ready
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.statefulset import statefulset_ready
 
 
 def sts(replicas=3, generation=2, strategy=None, **status):

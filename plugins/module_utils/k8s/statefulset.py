@@ -2,7 +2,8 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """When a StatefulSet's rollout is done: a pure check on the object read
-from the API (plain dict), for the readiness wait of k8s_apply.
+from the API (plain dict), used by :func:`readiness.workload_ready` for the
+readiness wait of k8s_apply.
 
 ``readyReplicas`` alone is not enough: right after a template change the
 old pods are still Ready and counted, so a wait would return while they
