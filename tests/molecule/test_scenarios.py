@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 # Two xdist groups so that the suite's two workers can share the load; each
 # worker starts one control plane for the role scenarios it runs.
-SERVING = ["certmanager", "knative", "kserve", "gpu_serving"]
+SERVING = ["certmanager", "gateway", "knative", "kserve", "gpu_serving"]
 TRACKING = ["minio", "postgresql", "seaweedfs", "mlflow", "otel_collector"]
 ROLE_SCENARIOS = SERVING + TRACKING
 # molecule's step lines: "INFO     [<scenario> > <action>] Executing" (no colour),
