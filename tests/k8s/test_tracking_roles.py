@@ -333,8 +333,10 @@ def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server,
         assert "--artifacts-destination=s3://mlflow-artifacts" in args
         assert not any("gunicorn" in a for a in args)
         jobs = _kjson(k8s_cluster, "-n", ns, "get", "jobs", "-l", "app.kubernetes.io/instance=mlflow-migration")["items"]
-        assert len(jobs) == 1 and jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"][:3] == [
-            "mlflow", "db", "upgrade"]
+        command = jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"]
+        # MLflow's upgrade in process (roles/mlflow/files/db_upgrade.py), the URL from the environment.
+        assert len(jobs) == 1 and command[:2] == ["python", "-c"] and "from mlflow.db import upgrade" in command[2]
+        assert jobs[0]["metadata"]["name"].startswith("mlflow-db-upgrade-")
         if MIGRATION_WAIT:
             assert any(c["type"] == "Complete" and c["status"] == "True" for c in jobs[0]["status"]["conditions"])
         assert _kjson(k8s_cluster, "-n", ns, "get", "pdb", "mlflow")["spec"]["minAvailable"] == 1

@@ -97,6 +97,11 @@ def test_mlflow_migrates_then_serves_with_postgresql_and_s3(mlflow_pod, stack_se
     tables = pg_query(mlflow_pod.node, mlflow_pod.node.resolve(app["host"]), app,
                       "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     assert ("alembic_version",) in tables and ("experiments",) in tables
+    # The migration ran with the database URL from its environment: what the
+    # node executed (the command, variable references expanded as the
+    # kubelet does) holds neither the password nor the URI.
+    executed = (mlflow_pod.job.log_path.parent / "sandbox.sh").read_text()
+    assert app["password"] not in executed and app["uri"] not in executed
     # Backend store: an experiment round-trips through PostgreSQL.
     status, raw = mlflow_api(mlflow_pod, "POST", "/api/2.0/mlflow/experiments/create",
                              {"name": "runtime-contract-%d" % time.time_ns()})

@@ -1,0 +1,85 @@
+"""The MLflow migration Job's program, as the mlflow role renders it, run
+with MLflow's own software against a real PostgreSQL: it migrates the
+tracking tables and, with basic auth on, the auth tables (so server replicas
+no longer race to do it at start), reading the database URLs from the
+environment and the auth config file, never from its command line."""
+import os
+import re
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.runtime import render
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def job_command(tmp_path_factory):
+    objs = render.render(tmp_path_factory.mktemp("render-mlflow-auth"), ["mlflow"],
+                         extra_vars={"mlflow_auth_enabled": True})
+    jobs = [o for o in objs if o["kind"] == "Job"]
+    assert len(jobs) == 1 and jobs[0]["metadata"]["name"].startswith("mlflow-db-upgrade-"), jobs
+    container = jobs[0]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MLFLOW_AUTH_CONFIG_PATH"] == "/etc/mlflow-auth/basic_auth.ini"
+    return container["command"] + container.get("args", [])
+
+
+def _database(pg_server):
+    name = "mlflow_upgrade_%s" % secrets.token_hex(4)
+    pg_server.execute('CREATE DATABASE "%s"' % name)
+    return name, pg_server.uri(name, driver="postgresql+psycopg")
+
+
+def _run(command, env):
+    # The image's `python` is the interpreter that has MLflow: here, ours.
+    assert command[0] == "python"
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    full.update(env)
+    return subprocess.run([sys.executable] + command[1:], env=full, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def _heads():
+    from alembic.script import ScriptDirectory  # pylint: disable=import-outside-toplevel
+    from mlflow.server.auth.db import utils as auth_utils  # pylint: disable=import-outside-toplevel
+    from mlflow.store.db import utils as db_utils  # pylint: disable=import-outside-toplevel
+    tracking = ScriptDirectory.from_config(db_utils._get_alembic_config("sqlite://")).get_current_head()
+    auth = ScriptDirectory.from_config(auth_utils._get_alembic_config("sqlite://")).get_current_head()
+    return tracking, auth
+
+
+def test_the_job_migrates_tracking_and_auth_tables_without_the_password_on_its_command_line(
+        job_command, pg_server, tmp_path):
+    name, uri = _database(pg_server)
+    # No $(VAR) reference: the kubelet would expand it into the process's argv.
+    assert not re.search(r"\$\([A-Za-z_][A-Za-z0-9_]*\)", " ".join(job_command)), job_command
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = READ\ndatabase_uri = %s\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+                   % uri.replace("%", "%%"))
+    env = {"MLFLOW_BACKEND_STORE_URI": uri, "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+    first = _run(job_command, env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
+    assert pg_server.password not in first.stdout + first.stderr
+    tracking_head, auth_head = _heads()
+    assert pg_server.execute("SELECT version_num FROM alembic_version", dbname=name) == [(tracking_head,)]
+    assert pg_server.execute("SELECT version_num FROM alembic_version_auth", dbname=name) == [(auth_head,)]
+    tables = {t for (t,) in pg_server.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", dbname=name)}
+    assert {"experiments", "runs", "users", "experiment_permissions"} <= tables
+    # A re-run (a Job retried by its backoffLimit) changes nothing and succeeds.
+    again = _run(job_command, env)
+    assert again.returncode == 0, again.stderr[-4000:]
+
+
+def test_without_auth_only_the_tracking_tables_are_migrated(job_command, pg_server):
+    name, uri = _database(pg_server)
+    res = _run(job_command, {"MLFLOW_BACKEND_STORE_URI": uri})
+    assert res.returncode == 0, res.stderr[-4000:]
+    tables = {t for (t,) in pg_server.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", dbname=name)}
+    assert "alembic_version" in tables and "alembic_version_auth" not in tables and "users" not in tables
