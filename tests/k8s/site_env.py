@@ -53,6 +53,8 @@ def site_inventory(path, cluster, s3=None, pg=None, mlflow=None, object_store="m
         stack["postgresql_bootstrap_enabled"] = False
     if mlflow is not None:
         stack["mlflow_bootstrap_tracking_uri"] = mlflow.tracking_uri
+        # The collector role asks MLflow for its experiment when run alone.
+        stack["otel_collector_mlflow_lookup_uri"] = mlflow.tracking_uri
     else:
         stack["mlflow_bootstrap_enabled"] = False
     stack.update(extra or {})

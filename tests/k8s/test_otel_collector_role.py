@@ -21,6 +21,8 @@ pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]
 
 PLAYBOOK = Path(__file__).parent / "playbooks" / "otel_converge.yml"
 PASSWORD = "s3cr3t-" + uuid.uuid4().hex[:12]
+# A secret of LLaMA Stack's own in its env: the role must never print it.
+LLAMA_KEY = "sk-llama-" + uuid.uuid4().hex[:12]
 
 
 def _kjson(cluster, *args):
@@ -49,6 +51,7 @@ def _llama_stack(ns):
                         "image": "docker.io/llamastack/distribution-ollama:0.2.23",
                         "args": ["--port", "8321"],
                         "env": [{"name": "INFERENCE_MODEL", "value": "llama3.2:3b"},
+                                {"name": "LLAMA_API_KEY", "value": LLAMA_KEY},
                                 {"name": "OTEL_SERVICE_NAME", "value": "old-name"}],
                         "ports": [{"containerPort": 8321}],
                         "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
@@ -156,6 +159,7 @@ def test_llama_stack_only_otel_env_changed(converged, k8s_cluster):
     env = {e["name"]: e.get("value") for e in a_c["server"]["env"]}
     assert env == {
         "INFERENCE_MODEL": "llama3.2:3b",
+        "LLAMA_API_KEY": LLAMA_KEY,
         "OTEL_SERVICE_NAME": "llama-stack",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.%s.svc:4318" % ns,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -172,6 +176,40 @@ def test_llama_stack_only_otel_env_changed(converged, k8s_cluster):
     ours = next(m for m in after["metadata"]["managedFields"] if m["manager"] == "mlops-stack-otel")
     fields = json.dumps(ours["fieldsV1"])
     assert "image" not in fields and "sidecar" not in fields and "INFERENCE_MODEL" not in fields
+    # The rollout was waited for, and the owner's env values were never printed.
+    assert after["status"].get("updatedReplicas") == 1 and after["status"].get("availableReplicas") == 1
+    for run in (converged["first"], converged["second"]):
+        assert LLAMA_KEY not in run.stdout
+
+
+def test_llama_stack_pods_refused_by_pod_security_fail_the_run_clearly(k8s_cluster):
+    # Brown-field: LLaMA Stack runs as root in a namespace that enforces
+    # "restricted" only since after its pod started; new pods are refused.
+    ns = "otel-psa-%s" % uuid.uuid4().hex[:8]
+    k8s_cluster.kubectl("create", "namespace", ns)
+    try:
+        k8s_cluster.apply_server_side({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                                       "metadata": {"name": "mlflow-auth", "namespace": ns},
+                                       "stringData": {"username": "admin", "password": PASSWORD}})
+        llama = _llama_stack(ns)
+        pod = llama["spec"]["template"]["spec"]
+        del pod["securityContext"]
+        for container in pod["containers"]:
+            del container["securityContext"]
+        k8s_cluster.apply_server_side(llama, field_manager="llama-owner")
+        k8s_cluster.kubectl("-n", ns, "rollout", "status", "deployment/llama-stack", "--timeout=120s")
+        k8s_cluster.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+        res = run_playbook(PLAYBOOK, extra_vars=_vars(ns, otel_collector_llama_stack_wait_timeout=60),
+                           env=_env(k8s_cluster))
+        assert res.rc != 0
+        msg = " ".join(res.failure_messages())
+        assert "llama-stack" in msg and "new pods cannot be created" in msg and "PodSecurity" in msg, msg
+        assert LLAMA_KEY not in res.stdout
+        # The old pod still runs: nothing was deleted.
+        status = _kjson(k8s_cluster, "-n", ns, "get", "deployment", "llama-stack")["status"]
+        assert status.get("availableReplicas") == 1, status
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 def test_config_change_rolls_the_pods(converged, k8s_cluster):

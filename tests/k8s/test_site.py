@@ -6,6 +6,7 @@ import filecmp
 import json
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -65,6 +66,23 @@ def test_site_single_phase_by_tag(k8s_cluster, site_inv):
              if "Validating arguments" not in t["task"]["name"]}
     assert any("mlflow" in n.lower() for n in names)
     assert not any("kserve" in n.lower() or "knative" in n.lower() for n in names), names
+
+
+def test_observability_phase_alone_asks_mlflow_for_the_experiment(k8s_cluster, site_inv, mlflow_server):
+    # No mlflow role in this run: the collector role asks MLflow for the id.
+    res = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, tags="observability", timeout=1200)
+    assert res.rc == 0, res.explain()
+    lookup = res.task_result("Look up the trace experiment in MLflow")
+    assert lookup.get("changed") is False, lookup
+    req = urllib.request.Request(mlflow_server.tracking_uri + "/api/2.0/mlflow/experiments/get-by-name?"
+                                 "experiment_name=llm-traces")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        expected = json.loads(resp.read())["experiment"]["experiment_id"]
+    assert lookup["experiment_id"] == expected
+    config = json.loads(k8s_cluster.kubectl("-n", "mlops", "get", "configmap", "-l", STACK_LABEL, "-o", "json").stdout)
+    text = "".join(v for cm in config["items"] for v in (cm.get("data") or {}).values())
+    assert "x-mlflow-experiment-id: '%s'" % expected in text
+    assert _changed_hosts(res) == {}, "the phase alone changed what site.yml converged: %s" % res.explain()
 
 
 def test_validate_reports_healthy_stack(k8s_cluster, site_inv):

@@ -36,6 +36,10 @@ def workload_ready(obj):
     if kind == "Deployment":
         replicas = spec.get("replicas", 1)
         for cond in status.get("conditions") or []:
+            # E.g. a namespace's Pod Security level refuses the new pods while
+            # the old ones keep running: say so rather than "0/1 updated".
+            if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+                return False, "new pods cannot be created (%s): %s" % (cond.get("reason"), cond.get("message"))
             if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
                 return False, "rollout exceeded its progress deadline: %s" % cond.get("message")
         if status.get("updatedReplicas", 0) < replicas:

@@ -64,3 +64,13 @@ def test_statefulset_waits_for_the_update_revision():
     assert workload_ready(sts) == (False, "1/2 replicas updated to revision web-2")
     sts["status"].update(updatedReplicas=2, currentRevision="web-2")
     assert workload_ready(sts) == (True, "2 replicas ready at revision web-2")
+
+
+def test_a_deployment_whose_new_pods_are_refused_says_why():
+    dep = {"kind": "Deployment", "metadata": {"generation": 2}, "spec": {"replicas": 1},
+           "status": {"observedGeneration": 2, "updatedReplicas": 0, "availableReplicas": 1, "conditions": [
+               {"type": "Available", "status": "True"},
+               {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                "message": 'pods "llama-1" is forbidden: violates PodSecurity "restricted:latest"'}]}}
+    ok, reason = workload_ready(dep)
+    assert not ok and reason.startswith("new pods cannot be created (FailedCreate): ") and "PodSecurity" in reason
