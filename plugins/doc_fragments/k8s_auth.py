@@ -17,8 +17,11 @@ options:
       - Path to a kubeconfig file (C(K8S_AUTH_KUBECONFIG)). Without it, C(KUBECONFIG) (a list of
         files, merged like kubectl does), then C(~/.kube/config), then the in-cluster service account.
       - Client certificates, tokens, token files, basic auth and C(exec) credential plugins are handled
-        by the collection's own client; C(auth-provider) and C(proxy-url) entries need the
-        C(kubernetes) Python library.
+        by the collection's own client; C(auth-provider) entries need the C(kubernetes) Python library.
+      - Proxies as kubectl uses them, for every request and the port-forward alike - the cluster's
+        C(proxy-url), else E(HTTPS_PROXY) (E(HTTP_PROXY) for an C(http://) server) minus E(NO_PROXY) (host,
+        domain suffix, CIDR, C(*)); loopback servers never go through an environment proxy. Only C(http://)
+        proxies are supported (a CONNECT tunnel for https servers).
     type: path
   context:
     description: Kubeconfig context to use (C(K8S_AUTH_CONTEXT)); the current context when unset.
