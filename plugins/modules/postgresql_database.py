@@ -129,8 +129,12 @@ options:
         description:
           - V(always) sets the password when it differs; V(on_create) only sets it when the role is
             created.
+          - V(owned) sets it when it differs only on roles this module created (it marks them with
+            C(COMMENT ON ROLE ... IS 'created by mlops.stack')); for any other existing role a differing
+            password fails the task and nothing is changed, so the password of someone else's role (a
+            CloudNativePG application user, say) is never changed.
         type: str
-        choices: [always, on_create]
+        choices: [always, on_create, owned]
         default: always
       login:
         description: Whether the role may log in.
@@ -304,7 +308,7 @@ def argument_spec():
         role=dict(type="dict", options=dict(
             name=dict(type="str", required=True),
             password=dict(type="str", no_log=True),
-            update_password=dict(type="str", default="always", choices=["always", "on_create"],
+            update_password=dict(type="str", default="always", choices=["always", "on_create", "owned"],
                                  no_log=False),
             login=dict(type="bool", default=True),
             database_privileges=dict(type="list", elements="str", default=["ALL"]),

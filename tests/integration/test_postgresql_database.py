@@ -261,3 +261,36 @@ def test_closed_port(tmp_path):
     assert "postgresql://127.0.0.1:%d" % port in msg and "cannot connect" in msg
     assert "login_host/login_port" in msg
     assert "Traceback" not in res.stdout
+
+
+def verifier(pg, name):
+    return pg.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (name,))[0][0]
+
+
+def test_owned_never_changes_the_password_of_someone_elses_role(pg_server, tmp_path):
+    """update_password: owned, as the postgresql role uses it on external servers."""
+    pg = pg_server
+    theirs, their_pw = uniq("cnpg_app"), secrets.token_urlsafe(12)
+    pg.execute('CREATE ROLE "%s" LOGIN PASSWORD \'%s\'' % (theirs, their_pw))
+    before = verifier(pg, theirs)
+    db = uniq("shared")
+    args = dict(login(pg), name=db, role={"name": theirs, "password": "not-" + their_pw, "update_password": "owned"})
+    res, task = run(tmp_path, args)
+    assert res.rc != 0
+    assert "was not created by mlops.stack" in task["msg"] and "refusing to change the password" in task["msg"]
+    assert verifier(pg, theirs) == before and db_row(pg, db) is None, "nothing was changed"
+    # Its right password: accepted as is, nothing altered.
+    res, task = run(tmp_path, dict(args, role=dict(args["role"], password=their_pw)))
+    assert res.rc == 0, res.explain()
+    assert verifier(pg, theirs) == before and not any("PASSWORD" in q for q in task["queries"])
+    # A role the module creates is marked, and its password follows the Secret.
+    ours = uniq("ours")
+    first = dict(login(pg), name=uniq("ownsdb"),
+                 role={"name": ours, "password": "one-" + their_pw, "update_password": "owned"})
+    res, task = run(tmp_path, first)
+    assert res.rc == 0, res.explain()
+    assert pg.execute("SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = %s",
+                      (ours,)) == [("created by mlops.stack",)]
+    res, task = run(tmp_path, dict(first, role=dict(first["role"], password="two-" + their_pw)))
+    assert res.rc == 0 and task["changed"], res.explain()
+    assert verify_password("two-" + their_pw, verifier(pg, ours), ours)

@@ -147,10 +147,11 @@ class PgClient(object):
                                      lc_ctype=r[4], conn_limit=r[5], allow_connections=r[6],
                                      extensions=None)
         if role:
-            rows = self.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = %s",
-                              (role["name"],))
+            rows = self.query("SELECT rolname, rolcanlogin, shobj_description(oid, 'pg_authid') "
+                              "FROM pg_roles WHERE rolname = %s", (role["name"],))
             if rows:
-                state["role"] = dict(name=rows[0][0], login=rows[0][1], password_matches=None)
+                state["role"] = dict(name=rows[0][0], login=rows[0][1], password_matches=None,
+                                     comment=rows[0][2])
                 if state["database"] is not None:
                     state["role"]["database_privileges"] = [
                         p for p in DATABASE_PRIVILEGES if self.query(
@@ -182,7 +183,7 @@ class PgClient(object):
         """Fill state['role']['password_matches'] without changing anything."""
         role = desired.get("role")
         cur = state.get("role")
-        if not role or cur is None or role["password"] is None or role["update_password"] != "always":
+        if not role or cur is None or role["password"] is None or role["update_password"] == "on_create":
             return
         if role["name"] == state["session_user"] and self.password is not None:
             cur["password_matches"] = role["password"] == self.password or None

@@ -13,6 +13,10 @@ import re
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError
+
+#: COMMENT ON ROLE of the roles this collection creates: only those have their
+#: password changed with update_password=owned.
+OWNED_ROLE_COMMENT = "created by mlops.stack"
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.names import (
     DATABASE_PRIVILEGES,
     ENCODING_RE,
@@ -146,11 +150,24 @@ def plan(current, desired):
                 sql += " PASSWORD %s" % quote_literal(scram_verifier(role["password"]))
                 secret = True
             add("create_role", sql, "create role %s" % role["name"], "CREATEROLE", secret)
+            # The mark that makes it ours (update_password: owned).
+            add("comment_role", "COMMENT ON ROLE %s IS %s" % (qrole, quote_literal(OWNED_ROLE_COMMENT)),
+                "mark role %s as created by mlops.stack" % role["name"], "CREATEROLE")
         else:
             if bool(cur_role["login"]) != role["login"]:
                 add("alter_role", "ALTER ROLE %s %s" % (qrole, opts[0]),
                     "set %s on role %s" % (opts[0], role["name"]), "CREATEROLE")
-            if role["password"] is not None and role["update_password"] == "always" \
+            owned = cur_role.get("comment") == OWNED_ROLE_COMMENT
+            if role["password"] is not None and role["update_password"] == "owned" and not owned \
+                    and cur_role.get("password_matches") is False:
+                # Someone else's role (a CloudNativePG app user, say): changing
+                # its password would lock out its other clients.
+                raise PgError("role %s exists and was not created by mlops.stack, and the password given for it is "
+                              "not its password: refusing to change the password of a role this collection does "
+                              "not own. Give the role's current password (for example from its CloudNativePG "
+                              "Secret), or choose another role name." % role["name"])
+            if role["password"] is not None and (role["update_password"] == "always" or
+                                                 (role["update_password"] == "owned" and owned)) \
                     and cur_role.get("password_matches") is False:
                 add("alter_role_password", "ALTER ROLE %s PASSWORD %s"
                     % (qrole, quote_literal(scram_verifier(role["password"]))),

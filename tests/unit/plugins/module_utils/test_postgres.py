@@ -176,19 +176,20 @@ def test_plan_new_everything():
     d = desired_from_params(params(role=role(), encoding="UTF8", conn_limit=5,
                                    extensions=["uuid-ossp"]))
     acts = plan(current(), d)
-    assert kinds(acts) == ["create_role", "create_database", "create_extension"]
+    assert kinds(acts) == ["create_role", "comment_role", "create_database", "create_extension"]
     assert acts[0]["secret"] and "SCRAM-SHA-256$" in acts[0]["sql"]
     assert redact_sql(acts[0]) == "CREATE ROLE \"mlflow\" LOGIN PASSWORD '********'"
-    assert acts[1]["sql"] == ('CREATE DATABASE "mlflow" OWNER "mlflow" TEMPLATE "template0" '
+    assert acts[1]["sql"] == """COMMENT ON ROLE "mlflow" IS 'created by mlops.stack'"""
+    assert acts[2]["sql"] == ('CREATE DATABASE "mlflow" OWNER "mlflow" TEMPLATE "template0" '
                               "ENCODING 'UTF8' CONNECTION LIMIT 5")
 
 
 def test_plan_new_db_other_owner_grants():
     d = desired_from_params(params(owner="postgres", role=role(password=None)))
     acts = plan(current(), d)
-    assert kinds(acts) == ["create_role", "create_database", "grant_database", "grant_schema"]
-    assert acts[2]["sql"] == 'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "mlflow" TO "mlflow"'
-    assert acts[3]["sql"] == 'GRANT CREATE, USAGE ON SCHEMA "public" TO "mlflow"'
+    assert kinds(acts) == ["create_role", "comment_role", "create_database", "grant_database", "grant_schema"]
+    assert acts[3]["sql"] == 'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "mlflow" TO "mlflow"'
+    assert acts[4]["sql"] == 'GRANT CREATE, USAGE ON SCHEMA "public" TO "mlflow"'
 
 
 def test_plan_noop_when_in_sync():
@@ -211,6 +212,16 @@ def test_plan_password_unknown_or_on_create_is_left_alone():
     assert plan(current(existing_db(), existing_role(password_matches=False)), d) == []
     d = desired_from_params(params(role=role()))
     assert plan(current(existing_db(), existing_role(password_matches=None)), d) == []
+
+
+def test_plan_owned_changes_only_the_password_of_a_role_it_created():
+    d = desired_from_params(params(role=role(update_password="owned")))
+    ours = existing_role(password_matches=False, comment="created by mlops.stack")
+    assert kinds(plan(current(existing_db(), ours), d)) == ["alter_role_password"]
+    assert plan(current(existing_db(), existing_role(password_matches=True)), d) == []
+    theirs = existing_role(password_matches=False, comment=None)
+    with pytest.raises(PgError, match="role mlflow exists and was not created by mlops.stack"):
+        plan(current(existing_db(), theirs), d)
 
 
 def test_plan_owner_and_login_change():
