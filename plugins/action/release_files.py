@@ -9,30 +9,17 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.mlops.stack.plugins.module_utils.release import ARGUMENT_SPEC, ReleaseError, resolve
-from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import plain
+from ansible_collections.mlops.stack.plugins.plugin_utils.controller_action import ControllerAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ERRORS = (ReleaseError,)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        checked = ArgumentSpecValidator(ARGUMENT_SPEC).validate(plain(self._task.args))
-        if checked.error_messages:
-            result.update(failed=True, msg="; ".join(checked.error_messages))
-            return result
-        spec = checked.validated_parameters
-        try:
-            # The cache lives on the controller, not on a managed host, and later
-            # tasks need the files to predict changes: check mode fills it too.
-            out = resolve(spec, timeout=spec["timeout"])
-        except ReleaseError as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
-        result.update(changed=bool(out["downloaded"]), files=out["files"], downloaded=out["downloaded"],
-                      source="mirror" if spec["src_dir"] else "download")
-        return result
+    def execute(self, params, check_mode):
+        # The cache lives on the controller, not on a managed host, and later
+        # tasks need the files to predict changes: check mode fills it too.
+        out = resolve(params, timeout=params["timeout"])
+        return dict(changed=bool(out["downloaded"]), files=out["files"], downloaded=out["downloaded"],
+                    source="mirror" if params["src_dir"] else "download")
