@@ -68,8 +68,12 @@ def _ready(obj):
 
 
 def _when_ready(cluster, *args):
-    """The object (kubectl get ARGS) once its Ready condition is True, else None."""
-    obj = _kjson(cluster, "get", *args)
+    """The object (kubectl get ARGS) once it exists with its Ready condition True, else None."""
+    res = cluster.kubectl("get", *args, "-o", "json", check=False)
+    if res.returncode != 0:
+        assert "NotFound" in res.stderr, res.stderr
+        return None
+    obj = json.loads(res.stdout)
     return obj if _ready(obj) else None
 
 
@@ -194,12 +198,14 @@ def test_certificates_issued_by_the_stack_ca(converged, cluster):
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert ca.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "mlops-stack-ca"
     for ns, name, secret_name, hosts in expected:
+        # ingress-shim's Certificates: the Ingresses exist before cert-manager (site.yml's order), and its
+        # first creates fail while the webhook has no CA yet; it retries with a doubling back-off from 5 s.
         cert = _wait("Certificate %s/%s Ready" % (ns, name),
-                     lambda ns=ns, name=name: _when_ready(cluster, "-n", ns, "certificate", name))
-        assert cert["status"]["revision"] >= 1
+                     lambda ns=ns, name=name: _when_ready(cluster, "-n", ns, "certificate", name), timeout=240)
+        assert cert["status"]["revision"] >= 1, cert["status"]
         secret = _kjson(cluster, "-n", ns, "get", "secret", secret_name)
-        assert secret["type"] == "kubernetes.io/tls"
-        assert secret["metadata"]["annotations"]["cert-manager.io/certificate-name"] == name
+        assert secret["type"] == "kubernetes.io/tls", (name, secret["type"])
+        assert secret["metadata"]["annotations"]["cert-manager.io/certificate-name"] == name, secret["metadata"]
         leaf = _cert(secret["data"]["tls.crt"])
         key = serialization.load_pem_private_key(base64.b64decode(secret["data"]["tls.key"]), None)
         assert key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) \
@@ -208,7 +214,9 @@ def test_certificates_issued_by_the_stack_ca(converged, cluster):
         if name == "mlops-ca":
             continue
         leaf.verify_directly_issued_by(ca)  # raises unless the stack's CA signed it
-        assert base64.b64decode(secret["data"]["ca.crt"]) == base64.b64decode(ca_secret["data"]["tls.crt"])
+        assert _cert(secret["data"]["ca.crt"]) == ca, (name, _cert(secret["data"]["ca.crt"]).serial_number, ca.serial_number,
+                                                       cert["status"], _kjson(cluster, "-n", "cert-manager", "get",
+                                                                              "certificate", "mlops-ca")["status"])
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(hosts), (name, san)
         assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == ISSUER
