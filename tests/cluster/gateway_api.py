@@ -4,6 +4,7 @@ GatewayClass for the stack's Gateway. There is no Gateway API implementation
 here, so Gateways are never Programmed and routes never report Accepted; the
 real API server still checks every route and Gateway against the CRD schemas
 and their CEL rules."""
+import contextlib
 import json
 import os
 import time
@@ -45,3 +46,18 @@ def program(cluster, namespace, name):
                    "lastTransitionTime": now, "observedGeneration": int(gen)} for kind in ("Accepted", "Programmed")]
     cluster.kubectl("-n", namespace, "patch", "gateway", name, "--subresource=status", "--type=merge",
                     "-p", json.dumps({"status": {"conditions": conditions}}))
+
+
+@contextlib.contextmanager
+def cluster_with_gateway_api(workdir, name, **up_kwargs):
+    """A control plane of the test's own with the Gateway API CRDs (as a
+    cluster's Gateway API implementation brings them), stopped afterwards."""
+    from tests.cluster.harness import Cluster  # pylint: disable=import-outside-toplevel
+    from tests.helpers import require  # pylint: disable=import-outside-toplevel
+    require(available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
+    cl = Cluster.up(workdir, name=name, parent_pid=os.getpid(), **up_kwargs)
+    try:
+        install(cl)
+        yield cl
+    finally:
+        cl.down()

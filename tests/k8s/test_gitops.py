@@ -26,7 +26,7 @@ import time
 import pytest
 import yaml
 
-from tests.cluster import Cluster, gateway_api
+from tests.cluster import gateway_api
 from tests.helpers import require
 from tests.k8s.site_env import site_inventory
 from tests.playbook import run_playbook
@@ -52,14 +52,9 @@ ARGO_KIND_ORDER = (
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     require(KUSTOMIZE.exists(), "kustomize missing: run scripts/build-testbins.sh kustomize")
-    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
-    cl = Cluster.up(tmp_path_factory.mktemp("k8s-gitops"), name="mlops-gitops", parent_pid=os.getpid())
-    try:
-        # The cluster's Gateway API implementation brings these, not the tree.
-        gateway_api.install(cl)
+    # The cluster's Gateway API implementation brings its CRDs, not the tree.
+    with gateway_api.cluster_with_gateway_api(tmp_path_factory.mktemp("k8s-gitops"), "mlops-gitops") as cl:
         yield cl
-    finally:
-        cl.down()
 
 
 @pytest.fixture(scope="module")

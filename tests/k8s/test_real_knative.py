@@ -18,7 +18,6 @@ cert-manager's webhooks have no process here (its part of #16 is another
 test): they are switched off with a matchCondition that our re-applies keep.
 """
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 import yaml
 from ansible_collections.mlops.stack.plugins.module_utils import model_deploy
 
-from tests.cluster import Cluster, gateway_api, knative, missing_binaries, netns
+from tests.cluster import gateway_api, knative, missing_binaries, netns
 from tests.cluster.controllers import KSERVE_POD, kserve_runner
 from tests.helpers import require
 from tests.playbook import ROOT, run_playbook
@@ -144,14 +143,9 @@ def cluster(tmp_path_factory):
         require(find_bin(binary), "%s missing: run scripts/build-testbins.sh knative" % binary)
     why = netns.available()
     require(not why, "Knative with real controllers: " + why)
-    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
-    cl = Cluster.up(tmp_path_factory.mktemp("k8s-knative"), name="mlops-knative", webhooks=True,
-                    local_pods=[KSERVE_POD] + knative.LOCAL_PODS, parent_pid=os.getpid())
-    try:
-        gateway_api.install(cl)
+    with gateway_api.cluster_with_gateway_api(tmp_path_factory.mktemp("k8s-knative"), "mlops-knative",
+                                              webhooks=True, local_pods=[KSERVE_POD] + knative.LOCAL_PODS) as cl:
         yield cl
-    finally:
-        cl.down()
 
 
 @pytest.fixture(scope="module")

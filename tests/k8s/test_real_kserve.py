@@ -15,7 +15,6 @@ serving-core.yaml carries a networking.internal.knative.dev Certificate
 that its own webhook validates.)
 """
 import json
-import os
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 import yaml
 from ansible_collections.mlops.stack.plugins.module_utils import model_deploy
 
-from tests.cluster import Cluster, gateway_api, missing_binaries, netns
+from tests.cluster import gateway_api, missing_binaries, netns
 from tests.cluster.controllers import KSERVE_POD, kserve_runner
 from tests.helpers import require
 from tests.playbook import ROOT, run_playbook
@@ -121,14 +120,9 @@ def cluster(tmp_path_factory):
     require(find_bin("kserve-manager"), "kserve-manager missing: run scripts/build-testbins.sh kserve")
     why = netns.available()
     require(not why, "admission webhooks test: " + why)
-    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
-    cl = Cluster.up(tmp_path_factory.mktemp("k8s-webhooks"), name="mlops-webhooks", webhooks=True,
-                    local_pods=[KSERVE_POD], parent_pid=os.getpid())
-    try:
-        gateway_api.install(cl)
+    with gateway_api.cluster_with_gateway_api(tmp_path_factory.mktemp("k8s-webhooks"), "mlops-webhooks",
+                                              webhooks=True, local_pods=[KSERVE_POD]) as cl:
         yield cl
-    finally:
-        cl.down()
 
 
 @pytest.fixture(scope="module")
