@@ -33,7 +33,7 @@ PLAYBOOK = ROOT / "tests" / "k8s" / "playbooks" / "certmanager_converge.yml"
 MANIFEST = MIRROR / "cert-manager" / "v1.19.4" / "cert-manager.yaml"
 NS = "mlops"
 ISSUER = "mlops-selfsigned"
-STALE_LEASE_SECONDS = 20
+STALE_LEASE_SECONDS = 40  # cainjector retries every 15 s: it leads ~45 s after it starts
 
 
 def _kjson(cluster, *args):
