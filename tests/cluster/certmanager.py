@@ -19,7 +19,6 @@ cert-manager's release manifest, all played by one binary with subcommands
   cainjector copies that CA into the ``caBundle`` of the webhook
   configurations annotated ``cert-manager.io/inject-ca-from-secret``.
 """
-import base64
 import itertools
 import logging
 import os
@@ -30,7 +29,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import yaml
 
 from . import netns
 from .controllers import LOCAL_POD_NET, LocalPodRunner, _own_run
@@ -93,16 +91,7 @@ class CertManagerPodRunner(LocalPodRunner):
         spec = next(c for c in pod.spec.containers if c.name == self.container)
         pdir = self.dir / pod.metadata.name
         (pdir / "tmp").mkdir(parents=True, exist_ok=True)
-        # The service-account volume kubelet projects (in-cluster config and
-        # the pod's RBAC), under /run of a private mount namespace.
-        sa = pdir / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
-        sa.mkdir(parents=True, exist_ok=True)
-        (sa / "token").write_text(self.core.create_namespaced_service_account_token(
-            pod.spec.service_account_name, pod.metadata.namespace,
-            {"spec": {"expirationSeconds": 86400}}).status.token)
-        admin = yaml.safe_load(Path(self.cluster.kubeconfig).read_text())
-        (sa / "ca.crt").write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
-        (sa / "namespace").write_text(pod.metadata.namespace)
+        self._project_service_account(pod, pdir)
         env = {}
         for e in spec.env or []:
             if e.value is not None:

@@ -148,6 +148,19 @@ class LocalPodRunner(threading.Thread):
         return done == len(self.injected)
 
     # -- pods
+    def _project_service_account(self, pod, pdir):
+        """The service-account volume kubelet projects (token, CA, namespace);
+        in-cluster config and leader election read it from /var/run/secrets,
+        which _own_run maps to <pdir>/run in the process's mount namespace."""
+        sa = pdir / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
+        sa.mkdir(parents=True, exist_ok=True)
+        (sa / "token").write_text(self.core.create_namespaced_service_account_token(
+            pod.spec.service_account_name, pod.metadata.namespace,
+            {"spec": {"expirationSeconds": 86400}}).status.token)
+        admin = yaml.safe_load(Path(self.cluster.kubeconfig).read_text())
+        (sa / "ca.crt").write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
+        (sa / "namespace").write_text(pod.metadata.namespace)
+
     def _start(self, pod):
         ip = str(next(self._ips))
         netns.ip(self.netns_pid, "addr", "add", ip + "/32", "dev", "lo")
@@ -166,16 +179,7 @@ class LocalPodRunner(threading.Thread):
         leaf = pki.issue(self.ca, dns[0] if dns else pod.metadata.name, dns=dns, ips=[ip], server=True)
         (certs / "tls.crt").write_bytes(leaf.cert_pem)
         (certs / "tls.key").write_bytes(leaf.key_pem)
-        # The service-account volume kubelet projects; in-cluster config and
-        # leader election read it from /var/run/secrets (see _own_run).
-        sa = pdir / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
-        sa.mkdir(parents=True, exist_ok=True)
-        (sa / "token").write_text(self.core.create_namespaced_service_account_token(
-            pod.spec.service_account_name, pod.metadata.namespace,
-            {"spec": {"expirationSeconds": 86400}}).status.token)
-        admin = yaml.safe_load(Path(self.cluster.kubeconfig).read_text())
-        (sa / "ca.crt").write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
-        (sa / "namespace").write_text(pod.metadata.namespace)
+        self._project_service_account(pod, pdir)
         api = urllib.parse.urlsplit(self.cluster.server)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(pdir), "TMPDIR": str(pdir / "tmp"),
                "KUBERNETES_SERVICE_HOST": api.hostname, "KUBERNETES_SERVICE_PORT": str(api.port)}

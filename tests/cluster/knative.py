@@ -18,7 +18,6 @@ pods of one upstream Deployment) with what Knative's processes need:
 Binaries: tools/testbins/knative/build.sh (``knative-controller``,
 ``knative-webhook``, ``knative-autoscaler``).
 """
-import base64
 import itertools
 import logging
 import os
@@ -29,7 +28,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import yaml
 
 from . import netns
 from .controllers import LOCAL_POD_NET, LocalPodRunner, _own_run
@@ -79,14 +77,7 @@ class KnativePodRunner(LocalPodRunner):
         spec = next(c for c in pod.spec.containers if c.name == self.container)
         pdir = self.dir / pod.metadata.name
         (pdir / "tmp").mkdir(parents=True, exist_ok=True)
-        sa = pdir / "run" / "secrets" / "kubernetes.io" / "serviceaccount"
-        sa.mkdir(parents=True, exist_ok=True)
-        (sa / "token").write_text(self.core.create_namespaced_service_account_token(
-            pod.spec.service_account_name, pod.metadata.namespace,
-            {"spec": {"expirationSeconds": 86400}}).status.token)
-        admin = yaml.safe_load(Path(self.cluster.kubeconfig).read_text())
-        (sa / "ca.crt").write_bytes(base64.b64decode(admin["clusters"][0]["cluster"]["certificate-authority-data"]))
-        (sa / "namespace").write_text(pod.metadata.namespace)
+        self._project_service_account(pod, pdir)
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(pdir), "TMPDIR": str(pdir / "tmp"),
                "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(self.api_port)}
         for e in spec.env or []:
