@@ -17,7 +17,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.k8s.generated_secret i
     secret_result,
 )
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import generated_secret_argument_spec
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import SecretError
 from ansible_collections.mlops.stack.plugins.plugin_utils.check_plan import (
     PLAN_FACT, plan_fact, plan_of, record_secret)
 from ansible_collections.mlops.stack.plugins.plugin_utils.in_process import InProcessAction

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """Options of module_utils/k8s_access.py (K8S_SERVICE_ARGUMENT_SPEC)."""
+    """Options of module_utils/k8s/port_forward.py (K8S_SERVICE_ARGUMENT_SPEC)."""
 
     DOCUMENTATION = r'''
 options:

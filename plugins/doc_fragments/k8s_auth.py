@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """Connection options of module_utils/k8s_client.py (K8S_CONNECTION_ARGUMENT_SPEC)."""
+    """Connection options of module_utils/k8s/client.py (K8S_CONNECTION_ARGUMENT_SPEC)."""
 
     DOCUMENTATION = r'''
 options:

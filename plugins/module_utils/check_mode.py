@@ -5,7 +5,7 @@
 
 ``s3_bucket``, ``postgresql_database`` and ``mlflow_experiment`` reach a
 server inside the cluster through ``kubernetes_service`` (a port-forward to a
-Ready pod behind a Service, module_utils/k8s_access.py). Check mode creates
+Ready pod behind a Service, module_utils/k8s/port_forward.py). Check mode creates
 nothing, so on a cluster the run has not deployed to yet, that Service (or a
 Ready pod behind it), which the real run creates and waits for before the
 module runs, is missing. :func:`server_pending` says so; the modules then
@@ -19,7 +19,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_access
+from ansible_collections.mlops.stack.plugins.module_utils.k8s import port_forward
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.service_target import pod_is_ready, selector_matches
 
 
 def _message(what):
@@ -34,14 +36,14 @@ def server_pending(module):
     if not ks or not getattr(module, "check_mode", False):
         return None
     try:
-        api = k8s_access._load_api(ks)  # pylint: disable=protected-access
-    except k8s_access.K8sAccessError:
+        api = port_forward._load_api(ks)  # pylint: disable=protected-access
+    except K8sAccessError:
         return None
-    core = k8s_access.k8s_client.CoreV1Api(api)
+    core = port_forward.k8s_client.CoreV1Api(api)
     ns, name, timeout = ks.get("namespace") or "default", ks["name"], ks.get("timeout") or 30
     try:
         svc = api.sanitize_for_serialization(core.read_namespaced_service(name, ns, _request_timeout=timeout))
-    except k8s_access.k8s_client.exceptions.ApiException as exc:
+    except port_forward.k8s_client.exceptions.ApiException as exc:
         return _message("Service %s/%s does not exist" % (ns, name)) if exc.status == 404 else None
     except Exception:  # pylint: disable=broad-except
         return None
@@ -54,7 +56,7 @@ def server_pending(module):
             _request_timeout=timeout)).get("items") or []
     except Exception:  # pylint: disable=broad-except
         return None
-    if not any(k8s_access.selector_matches(selector, (p.get("metadata") or {}).get("labels"))
-               and k8s_access.pod_is_ready(p) for p in pods):
+    if not any(selector_matches(selector, (p.get("metadata") or {}).get("labels"))
+               and pod_is_ready(p) for p in pods):
         return _message("Service %s/%s has no Ready pod" % (ns, name))
     return None

@@ -14,13 +14,9 @@ __metaclass__ = type
 import os
 import re
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
-    ApiError,
-    K8sConfigError,
-    K8sConnectionError,
-    client_from_params,
-    kubeconfig_paths,
-)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import kubeconfig_paths
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sConfigError, K8sConnectionError
 
 MIN_VERSION = (1, 29)
 OWNER_LABEL = ("app.kubernetes.io/part-of", "mlops-stack")

@@ -391,7 +391,7 @@ class NewServer(object):
     """Stands in for an MLflow server that has no experiment yet.
 
     Used in check mode when the server is not running yet
-    (``k8s_access.server_pending``): :func:`ensure_experiment` then plans
+    (``check_mode.server_pending``): :func:`ensure_experiment` then plans
     against it (reads only; check mode never writes).
     """
 

@@ -18,13 +18,12 @@ import time
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
-    K8S_SERVICE_ARGUMENT_SPEC, K8sAccessError, service_endpoint)
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.applier import Applier
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import K8S_CONNECTION_ARGUMENT_SPEC
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sAccessError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError, strip_volatile
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.operations import delete_objects, run as apply_run
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
-    K8S_CONNECTION_ARGUMENT_SPEC, ApiError)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import K8S_SERVICE_ARGUMENT_SPEC, service_endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import (
     MlflowApi, normalize_tracking_uri)
 

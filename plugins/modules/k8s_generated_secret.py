@@ -163,7 +163,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.k8s.generated_secret i
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.specs import (
     generated_secret_argument_spec as argument_spec,
 )
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import SecretError
 
 
 def main():

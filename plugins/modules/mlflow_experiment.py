@@ -200,8 +200,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
-    K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import K8S_SERVICE_ARGUMENT_SPEC, service_endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import (
     MlflowApi, MlflowError, NewServer, desired_from_params, ensure_experiment, normalize_tracking_uri)
 

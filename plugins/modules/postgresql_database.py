@@ -277,8 +277,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
-    K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import K8S_SERVICE_ARGUMENT_SPEC, service_endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.client import (
     HAS_PSYCOPG, POSTGRES_CONNECTION_ARGUMENT_SPEC, PSYCOPG_IMPORT_ERROR, PgClient)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError

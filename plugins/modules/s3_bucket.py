@@ -327,8 +327,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.mlops.stack.plugins.module_utils.check_mode import server_pending
 from ansible_collections.mlops.stack.plugins.module_utils.common import make_diff
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
-    K8S_SERVICE_ARGUMENT_SPEC, service_endpoint)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import K8S_SERVICE_ARGUMENT_SPEC, service_endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (
     BOTO3_IMPORT_ERROR, HAS_BOTO3, S3_CONNECTION_ARGUMENT_SPEC, BotoCoreError, S3Error, build_client, classify_error)
 from ansible_collections.mlops.stack.plugins.module_utils.s3.lifecycle import LIFECYCLE_RULE_SPEC, normalize_rules

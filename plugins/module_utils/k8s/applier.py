@@ -2,7 +2,7 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """API access for the Kubernetes layer: :class:`Applier` holds one client
-(``k8s_client``), cached discovery, object paths, GET / server-side apply
+(``k8s/client.py``), cached discovery, object paths, GET / server-side apply
 PATCH, and per-thread clones for parallel applies."""
 
 from __future__ import absolute_import, division, print_function
@@ -14,15 +14,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params, describe_config
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sConfigError, K8sConnectionError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError, object_ref
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.readiness import wait_ready
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
-    ApiError,
-    K8sConfigError,
-    K8sConnectionError,
-    client_from_params,
-    describe_config,
-)
 
 
 def api_error(exc):

@@ -2,7 +2,7 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 """``mlops.stack.k8s_generated_secret``: read the Secret, plan which keys to
-generate or update (``k8s_secret.plan_secret``), write, and build a result
+generate or update (``k8s.secret.plan_secret``), write, and build a result
 that never carries a value unless ``return_values`` asks (then the action
 plugin hides it)."""
 
@@ -10,8 +10,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import describe_config
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import describe_config
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import (
     MIN_LENGTH,
     SecretClient,
     api_client_from_params,

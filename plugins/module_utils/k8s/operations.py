@@ -25,7 +25,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import (
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.order import PHASE_CUSTOM, install_phase, sort_objects
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.readiness import WAIT_KINDS, crd_established, workload_ready
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.transforms import deep_merge
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import ApiError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError
 
 
 def _apply_one(applier, obj, phase, ctx):

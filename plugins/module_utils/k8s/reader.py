@@ -9,8 +9,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.applier import Applier, api_error
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import describe_config
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import ApiError, describe_config
 
 
 def read_objects(params):

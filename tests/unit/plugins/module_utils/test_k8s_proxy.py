@@ -1,9 +1,9 @@
-"""module_utils/k8s_proxy.py: the proxy decision kubectl makes (Go's
+"""module_utils/k8s/proxy.py: the proxy decision kubectl makes (Go's
 httpproxy rules), pure. Through real proxies: tests/integration/
-test_k8s_client_transport.py and tests/k8s/test_k8s_client_proxy.py."""
+test_k8s_transport.py and tests/k8s/test_k8s_proxy.py."""
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_proxy as kp
+from ansible_collections.mlops.stack.plugins.module_utils.k8s import proxy as kp
 
 
 @pytest.mark.parametrize("host,port,no_proxy,entry", [

@@ -1,9 +1,9 @@
-"""Unit tests for plugins/module_utils/k8s_secret.py (pure planning logic)."""
+"""Unit tests for plugins/module_utils/k8s/secret.py (pure planning logic)."""
 import base64
 
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import (
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import (
     HIDDEN,
     SecretError,
     decode_data,

@@ -12,7 +12,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s import generated_secret, reader
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_secret import SecretError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import SecretError
 from ansible_collections.mlops.stack.plugins.modules import (
     k8s_generated_secret,
     k8s_read,

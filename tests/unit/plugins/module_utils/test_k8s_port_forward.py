@@ -1,13 +1,15 @@
-"""Logic of the Kubernetes access path: Service port, targetPort, Ready pod."""
+"""module_utils/k8s/service_target.py and k8s/port_forward.py: Service port,
+targetPort, Ready pod, and the local tunnel."""
 import socket
 import threading
 
 import pytest
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_access as ka
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_access import (
-    K8sAccessError, local_url, pod_is_ready, resolve_service_port, resolve_target_port,
-    select_pod, service_endpoint)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s import port_forward as pf
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import service_endpoint
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.service_target import (
+    local_url, pod_is_ready, resolve_service_port, resolve_target_port, select_pod)
 
 
 def svc(ports, selector=None, name="minio", ns="mlops", **spec):
@@ -166,8 +168,8 @@ class TestServiceEndpoint:
             assert url == "http://x"
 
     def test_missing_library_fails_naming_service(self, monkeypatch):
-        monkeypatch.setattr(ka, "HAS_KUBERNETES", False)
-        monkeypatch.setattr(ka, "K8S_IMPORT_ERROR", "ImportError: No module named 'kubernetes'")
+        monkeypatch.setattr(pf, "HAS_KUBERNETES", False)
+        monkeypatch.setattr(pf, "K8S_IMPORT_ERROR", "ImportError: No module named 'kubernetes'")
         mod = FakeModule({"kubernetes_service": {"name": "minio", "namespace": "mlops"}})
         with pytest.raises(SystemExit):
             with service_endpoint(mod, "http://s3:9000"):
@@ -177,8 +179,8 @@ class TestServiceEndpoint:
     def test_tunnel_through_fake_stream(self, monkeypatch):
         """The local listener pumps bytes to whatever open_stream returns."""
         ks = {"name": "minio", "namespace": "mlops", "port": None, "local_port": 0}
-        monkeypatch.setattr(ka, "_load_api", lambda ks: object())
-        monkeypatch.setattr(ka, "find_target", lambda api, ks: ("minio-0", 9000))
+        monkeypatch.setattr(pf, "_load_api", lambda ks: object())
+        monkeypatch.setattr(pf, "find_target", lambda api, ks: ("minio-0", 9000))
         peers = []
 
         class FakePF:
@@ -190,7 +192,7 @@ class TestServiceEndpoint:
             peers.append(b)
             return FakePF(), a
 
-        monkeypatch.setattr(ka.PortForwardTunnel, "open_stream", open_stream)
+        monkeypatch.setattr(pf.PortForwardTunnel, "open_stream", open_stream)
         with service_endpoint({"kubernetes_service": ks}, "http://minio:9000/x") as url:
             assert url.startswith("http://127.0.0.1:") and url.endswith("/x")
             port = int(url.split(":")[2].split("/")[0])

@@ -1,4 +1,4 @@
-"""module_utils/k8s_client.py: kubeconfig resolution and the HTTP client.
+"""module_utils/k8s/config.py and k8s/client.py: kubeconfig resolution and the HTTP client.
 
 The TLS/HTTP path against a real kube-apiserver is covered by every k8s
 test (tests/k8s); these tests cover the kubeconfig shapes the harness does
@@ -16,7 +16,10 @@ import threading
 import pytest
 import yaml
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_client as kc
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import Settings, in_cluster_settings, settings_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sConfigError, K8sConnectionError, UnsupportedConfig
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.transport import Client
 
 
 def _b64(text):
@@ -36,7 +39,7 @@ def test_token_file_relative_to_the_kubeconfig(tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"tokenFile": "tok"}}],
                        clusters=[{"name": "c", "cluster": {"server": "https://k:6443",
                                                            "certificate-authority": "ca.pem"}}])
-    s = kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    s = settings_from_params({"kubeconfig": cfg}, environ={})
     assert s.token == "secret-token"
     assert s.server == "https://k:6443"
     assert s.ca_file == str(tmp_path / "ca.pem")
@@ -49,45 +52,45 @@ def test_kubeconfig_list_merges_first_wins(tmp_path):
                      contexts=[{"name": "main", "context": {"cluster": "c", "user": "u"}},
                                {"name": "other", "context": {"cluster": "c", "user": "v"}}], current="main")
     env = {"KUBECONFIG": os.pathsep.join([a, str(tmp_path / "missing"), b])}
-    assert kc.settings_from_params({}, environ=env).token == "from-a"
-    assert kc.settings_from_params({"context": "other"}, environ=env).token == "v-token"
-    with pytest.raises(kc.K8sConfigError, match="nope"):
-        kc.settings_from_params({"context": "nope"}, environ=env)
+    assert settings_from_params({}, environ=env).token == "from-a"
+    assert settings_from_params({"context": "other"}, environ=env).token == "v-token"
+    with pytest.raises(K8sConfigError, match="nope"):
+        settings_from_params({"context": "nope"}, environ=env)
 
 
 def test_explicit_options_override_the_kubeconfig(tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"token": "t"}}],
                        clusters=[{"name": "c", "cluster": {"server": "https://k:6443",
                                                            "certificate-authority-data": _b64("PEM")}}])
-    s = kc.settings_from_params({"kubeconfig": cfg, "host": "https://other:443", "api_key": "k",
+    s = settings_from_params({"kubeconfig": cfg, "host": "https://other:443", "api_key": "k",
                                  "validate_certs": False, "ca_cert": "/etc/ca.pem"}, environ={})
     assert (s.server, s.token, s.insecure, s.ca_file, s.ca_data) == ("https://other:443", "k", True,
                                                                      "/etc/ca.pem", None)
-    alone = kc.settings_from_params({"host": "https://h", "api_key": "x"}, environ={})
+    alone = settings_from_params({"host": "https://h", "api_key": "x"}, environ={})
     assert (alone.server, alone.token) == ("https://h", "x")
 
 
 def test_missing_kubeconfig_and_in_cluster(tmp_path):
-    with pytest.raises(kc.K8sConfigError, match="does not exist"):
-        kc.settings_from_params({"kubeconfig": str(tmp_path / "none")}, environ={})
-    with pytest.raises(kc.K8sConfigError, match="not running in a pod"):
-        kc.settings_from_params({}, environ={"KUBECONFIG": str(tmp_path / "none")})
+    with pytest.raises(K8sConfigError, match="does not exist"):
+        settings_from_params({"kubeconfig": str(tmp_path / "none")}, environ={})
+    with pytest.raises(K8sConfigError, match="not running in a pod"):
+        settings_from_params({}, environ={"KUBECONFIG": str(tmp_path / "none")})
     sa = tmp_path / "sa"
     sa.mkdir()
     (sa / "token").write_text("pod-token")
     (sa / "ca.crt").write_text("PEM")
-    s = kc.in_cluster_settings({"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}, str(sa))
+    s = in_cluster_settings({"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}, str(sa))
     assert (s.server, s.token, s.ca_file) == ("https://[fd00::1]:443", "pod-token", str(sa / "ca.crt"))
 
 
 def test_auth_provider_is_left_to_the_library_proxy_url_is_not(tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"auth-provider": {"name": "oidc"}}}])
-    with pytest.raises(kc.UnsupportedConfig):
-        kc.settings_from_params({"kubeconfig": cfg}, environ={})
-    # proxy-url is the client's own now (tests/integration/test_k8s_client_transport.py).
+    with pytest.raises(UnsupportedConfig):
+        settings_from_params({"kubeconfig": cfg}, environ={})
+    # proxy-url is the client's own now (tests/integration/test_k8s_transport.py).
     cfg = write_config(tmp_path / "config2", [{"name": "u", "user": {"token": "t"}}],
                        clusters=[{"name": "c", "cluster": {"server": "https://k", "proxy-url": "http://p:3128"}}])
-    assert kc.settings_from_params({"kubeconfig": cfg}, environ={}).proxy_url == "http://p:3128"
+    assert settings_from_params({"kubeconfig": cfg}, environ={}).proxy_url == "http://p:3128"
 
 
 def plugin(tmp_path, body, code=0):
@@ -105,7 +108,7 @@ def test_exec_plugin_token(tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1", "command": "./bin/cred",
         "env": [{"name": "MY_VAR", "value": "hello"}], "provideClusterInfo": True}}}])
-    s = kc.settings_from_params({"kubeconfig": cfg}, environ={"PATH": "/usr/bin:/bin"})
+    s = settings_from_params({"kubeconfig": cfg}, environ={"PATH": "/usr/bin:/bin"})
     assert s.token == "exec-token"
     info = json.loads((tmp_path / "bin" / "info.json").read_text())
     assert info["kind"] == "ExecCredential" and info["spec"]["interactive"] is False
@@ -117,15 +120,15 @@ def test_exec_plugin_failures(tmp_path):
     plugin(tmp_path, "denied", code=3)
     spec = {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": str(tmp_path / "bin" / "cred")}
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"exec": spec}}])
-    with pytest.raises(kc.K8sConfigError, match="exited 3"):
-        kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    with pytest.raises(K8sConfigError, match="exited 3"):
+        settings_from_params({"kubeconfig": cfg}, environ={})
     plugin(tmp_path, "{}")
-    with pytest.raises(kc.K8sConfigError, match="neither a token nor a client certificate"):
-        kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    with pytest.raises(K8sConfigError, match="neither a token nor a client certificate"):
+        settings_from_params({"kubeconfig": cfg}, environ={})
     spec["command"] = str(tmp_path / "missing")
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"exec": spec}}])
-    with pytest.raises(kc.K8sConfigError, match="failed to run"):
-        kc.settings_from_params({"kubeconfig": cfg}, environ={})
+    with pytest.raises(K8sConfigError, match="failed to run"):
+        settings_from_params({"kubeconfig": cfg}, environ={})
 
 
 # ---- a real HTTPS server ---------------------------------------------------
@@ -181,7 +184,7 @@ def test_https_with_tls_server_name_and_token(tls_server, tmp_path):
                        clusters=[{"name": "c", "cluster": {
                            "server": tls_server["url"] + "/prefix", "tls-server-name": "api.internal",
                            "certificate-authority-data": _b64(open(tls_server["ca"]).read())}}])
-    client = kc.client_from_params({"kubeconfig": cfg})
+    client = client_from_params({"kubeconfig": cfg})
     assert client.request("GET", "/api/v1/namespaces/a b", query=[("labelSelector", "x=y,z")]) == {"ok": True}
     client.request("PATCH", "/apis/apps/v1/x", body={"a": 1}, content_type="application/apply-patch+yaml")
     client.close()
@@ -196,17 +199,17 @@ def test_https_verifies_the_certificate(tls_server, tmp_path):
     cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"username": "admin", "password": "pw"}}],
                        clusters=[{"name": "c", "cluster": {"server": tls_server["url"],
                                                            "certificate-authority": tls_server["ca"]}}])
-    with pytest.raises(kc.K8sConnectionError):
-        kc.client_from_params({"kubeconfig": cfg}).request("GET", "/x")
-    insecure = kc.client_from_params({"kubeconfig": cfg, "validate_certs": False})
+    with pytest.raises(K8sConnectionError):
+        client_from_params({"kubeconfig": cfg}).request("GET", "/x")
+    insecure = client_from_params({"kubeconfig": cfg, "validate_certs": False})
     assert insecure.request("GET", "/x") == {"ok": True}
     assert tls_server["seen"][-1]["auth"] == "Basic " + _b64("admin:pw")
-    with pytest.raises(kc.ApiError) as err:
+    with pytest.raises(ApiError) as err:
         insecure.request("GET", "/missing")
     assert err.value.status == 404 and err.value.status_message() == "404 NotFound: not here"
 
 
 def test_unreachable_server():
-    client = kc.Client(kc.Settings("https://127.0.0.1:1"), timeout=5)
-    with pytest.raises(kc.K8sConnectionError):
+    client = Client(Settings("https://127.0.0.1:1"), timeout=5)
+    with pytest.raises(K8sConnectionError):
         client.request("GET", "/api")

@@ -1,8 +1,8 @@
-"""module_utils/k8s_client.py transport against real servers on 127.0.0.1:
+"""module_utils/k8s/transport.py against real servers on 127.0.0.1:
 retries (429/503/connection resets, Retry-After, the total cap), answers
 that are not JSON, and the proxy path through a real CONNECT proxy
 (tests/servers/connect_proxy.py). The same against the real kube-apiserver,
-next to kubectl, is tests/k8s/test_k8s_client_proxy.py."""
+next to kubectl, is tests/k8s/test_k8s_proxy.py."""
 import http.server
 import json
 import socket
@@ -13,8 +13,11 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_client as kc
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_proxy import UnsupportedProxy
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import Settings, settings_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, BadResponse, K8sConfigError, K8sConnectionError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.transport import Client
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.proxy import UnsupportedProxy
 from tests.cluster import pki
 from tests.servers.connect_proxy import ConnectProxy
 
@@ -108,8 +111,8 @@ def api(tmp_path):
 
 
 def client(api, server=None, proxy_url=None, environ=None, **kw):
-    settings = kc.Settings(server or "https://127.0.0.1:%d" % api.port, ca_file=api.ca, proxy_url=proxy_url)
-    return kc.Client(settings, timeout=10, environ=environ or {}, **kw)
+    settings = Settings(server or "https://127.0.0.1:%d" % api.port, ca_file=api.ca, proxy_url=proxy_url)
+    return Client(settings, timeout=10, environ=environ or {}, **kw)
 
 
 # ---- retries ------------------------------------------------------------
@@ -128,7 +131,7 @@ def test_429_is_retried_after_retry_after(api):
 def test_the_total_cap_bounds_the_retries(api):
     c = client(api, retry_total=2.5)
     start = time.monotonic()
-    with pytest.raises(kc.ApiError) as err:
+    with pytest.raises(ApiError) as err:
         c.request("GET", "/always-busy")
     elapsed = time.monotonic() - start
     assert err.value.status == 429 and err.value.retry_after == 1.0
@@ -136,7 +139,7 @@ def test_the_total_cap_bounds_the_retries(api):
     assert api.hits["/always-busy"] == 3
     assert elapsed < 3.0
     c = client(api, max_attempts=2)
-    with pytest.raises(kc.ApiError):
+    with pytest.raises(ApiError):
         c.request("GET", "/always-busy-2")
     assert api.hits["/always-busy-2"] == 2
 
@@ -151,7 +154,7 @@ def test_503_retried_for_idempotent_requests_only(api):
     # that happened. The error names what came back.
     for method, path, ctype in (("POST", "/unavailable-post", None),
                                 ("PATCH", "/unavailable-jsonpatch", "application/json-patch+json")):
-        with pytest.raises(kc.ApiError) as err:
+        with pytest.raises(ApiError) as err:
             c.request(method, path, body=[], content_type=ctype)
         assert api.hits[path] == 1
         msg = err.value.status_message()
@@ -163,7 +166,7 @@ def test_connection_reset_retried_for_idempotent_requests_only(api):
     c = client(api, backoff_base=0.1)
     assert c.request("GET", "/reset-get") == {"ok": 2}
     assert api.hits["/reset-get"] == 2
-    with pytest.raises(kc.K8sConnectionError, match="not idempotent, so it is not retried"):
+    with pytest.raises(K8sConnectionError, match="not idempotent, so it is not retried"):
         c.request("POST", "/reset-post", body={})
     assert api.hits["/reset-post"] == 1
 
@@ -172,17 +175,17 @@ def test_connection_reset_retried_for_idempotent_requests_only(api):
 
 def test_non_json_2xx_names_method_url_status_type_and_body(api):
     c = client(api)
-    with pytest.raises(kc.BadResponse) as err:
+    with pytest.raises(BadResponse) as err:
         c.request("GET", "/login-page/api/v1")
     msg = str(err.value)
     assert "GET https://127.0.0.1:%d/login-page/api/v1 answered 200" % api.port in msg
     assert "text/html; charset=utf-8" in msg and "Sign in to Corp SSO" in msg
     assert "Expecting value" not in msg
-    assert isinstance(err.value, kc.K8sConnectionError)  # modules report it like an unreachable server
+    assert isinstance(err.value, K8sConnectionError)  # modules report it like an unreachable server
 
 
 def test_non_json_error_body_is_described(api):
-    with pytest.raises(kc.ApiError) as err:
+    with pytest.raises(ApiError) as err:
         client(api).request("DELETE", "/bad-gateway/x")
     msg = err.value.status_message()
     assert msg.startswith("502 ")
@@ -209,7 +212,7 @@ def test_no_proxy_bypasses_the_proxy(api):
             c = client(api, server=server, environ={"https_proxy": proxy.url, "no_proxy": no_proxy})
             assert c.proxy.url is None
             # Direct: only the proxy could resolve the name.
-            with pytest.raises(kc.K8sConnectionError) as err:
+            with pytest.raises(K8sConnectionError) as err:
                 c.request("GET", "/direct")
             assert "via proxy" not in str(err.value)
         assert proxy.connects == []
@@ -226,7 +229,7 @@ def test_kubeconfig_proxy_url_beats_the_environment(api, tmp_path):
             "users": [{"name": "u", "user": {"token": "t"}}],
             "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
         env = {"HTTPS_PROXY": env_proxy.url, "NO_PROXY": "*"}
-        c = kc.Client(kc.settings_from_params({"kubeconfig": str(cfg)}, environ=env), environ=env)
+        c = Client(settings_from_params({"kubeconfig": str(cfg)}, environ=env), environ=env)
         assert c.request("GET", "/via-kubeconfig") == {"ok": 1}
         assert kube_proxy.connects == ["127.0.0.1:%d" % api.port] and kube_proxy.refused == []
         assert env_proxy.connects == []
@@ -235,7 +238,7 @@ def test_kubeconfig_proxy_url_beats_the_environment(api, tmp_path):
 def test_proxy_refusal_is_reported_with_the_proxy(api):
     with ConnectProxy(auth=("u", "right")) as proxy:
         c = client(api, proxy_url="http://u:wrong@127.0.0.1:%d" % proxy.port)
-        with pytest.raises(kc.K8sConnectionError) as err:
+        with pytest.raises(K8sConnectionError) as err:
             c.request("GET", "/x")
         assert "407" in str(err.value) and "via proxy http://127.0.0.1:%d (kubeconfig proxy-url)" % proxy.port \
             in str(err.value)
@@ -265,8 +268,8 @@ def test_plain_http_server_through_http_proxy(tmp_path):
         with ConnectProxy(hosts={NAME: "127.0.0.1"}) as proxy:
             server = "http://%s:%d" % (NAME, srv.server_address[1])
             # HTTPS_PROXY does not apply to an http server; HTTP_PROXY does.
-            assert kc.Client(kc.Settings(server), environ={"HTTPS_PROXY": proxy.url}).proxy.url is None
-            c = kc.Client(kc.Settings(server), environ={"HTTP_PROXY": proxy.url})
+            assert Client(Settings(server), environ={"HTTPS_PROXY": proxy.url}).proxy.url is None
+            c = Client(Settings(server), environ={"HTTP_PROXY": proxy.url})
             assert c.request("GET", "/api") == {"plain": True}
             assert proxy.requests == ["GET %s/api" % server]
             assert seen == [("/api", "%s:%d" % (NAME, srv.server_address[1]))]
@@ -276,9 +279,9 @@ def test_plain_http_server_through_http_proxy(tmp_path):
 
 
 def test_unsupported_proxy_scheme_fails_naming_it(tmp_path):
-    settings = kc.Settings("https://%s:6443" % NAME, proxy_url="socks5://127.0.0.1:1080")
+    settings = Settings("https://%s:6443" % NAME, proxy_url="socks5://127.0.0.1:1080")
     with pytest.raises(UnsupportedProxy, match="scheme 'socks5'.*kubectl does"):
-        kc.Client(settings, environ={})
+        Client(settings, environ={})
     # Through client_from_params (what modules call) it is a configuration error.
     cfg = tmp_path / "config"
     cfg.write_text(yaml.safe_dump({
@@ -290,5 +293,5 @@ def test_unsupported_proxy_scheme_fails_naming_it(tmp_path):
         mp.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
         mp.delenv("NO_PROXY", raising=False)
         mp.delenv("no_proxy", raising=False)
-        with pytest.raises(kc.K8sConfigError, match="socks5h"):
-            kc.client_from_params({"kubeconfig": str(cfg)})
+        with pytest.raises(K8sConfigError, match="socks5h"):
+            client_from_params({"kubeconfig": str(cfg)})

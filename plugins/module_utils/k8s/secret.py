@@ -6,7 +6,7 @@
 Used by ``mlops.stack.k8s_generated_secret``. The planning part
 (:func:`plan_secret`) is pure and unit-tested with plain dicts; only
 :class:`SecretClient` talks to the API server through the collection's REST
-client (module_utils/k8s_client.py).
+client (``k8s/client.py``).
 
 Rules (the Secret contract of docs/CONVENTIONS.md):
 
@@ -26,12 +26,11 @@ import base64
 import secrets
 import string
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s_client import (
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params, describe_config
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import (
     ApiError,
     K8sConfigError,
     K8sConnectionError,
-    client_from_params,
-    describe_config,
 )
 
 CHARSETS = {

@@ -14,8 +14,11 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_access
-from ansible_collections.mlops.stack.plugins.module_utils import k8s_client as kc
+from ansible_collections.mlops.stack.plugins.module_utils.k8s import port_forward
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import settings_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError, K8sConnectionError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.transport import Client
 from tests.servers.connect_proxy import ConnectProxy
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]
@@ -49,10 +52,10 @@ def env_with(**proxy_env):
 def ours(cfg, env):
     """GET /version with the collection's client; the answer or the error."""
     try:
-        client = kc.Client(kc.settings_from_params({"kubeconfig": cfg}, environ=env), timeout=10, environ=env,
+        client = Client(settings_from_params({"kubeconfig": cfg}, environ=env), timeout=10, environ=env,
                            retry_total=0)
         return client.request("GET", "/version")
-    except kc.K8sConnectionError as exc:
+    except K8sConnectionError as exc:
         return exc
 
 
@@ -79,7 +82,7 @@ def test_environment_proxy_and_no_proxy_like_kubectl(k8s_cluster, tmp_path):
         for no_proxy in (NAME, ".svc", "default.svc", "*"):
             env = env_with(https_proxy=proxy.url, no_proxy=no_proxy)
             answer = ours(cfg, env)
-            assert isinstance(answer, kc.K8sConnectionError) and "via proxy" not in str(answer), answer
+            assert isinstance(answer, K8sConnectionError) and "via proxy" not in str(answer), answer
             assert kubectl(k8s_cluster, cfg, env).returncode != 0
         assert proxy.connects == [target, target]
 
@@ -108,14 +111,14 @@ def test_kubeconfig_proxy_url_wins_for_client_kubectl_and_port_forward(k8s_clust
         monkeypatch.setenv("NO_PROXY", ".svc")
         k8s_cluster.kubectl("-n", k8s_namespace, "create", "service", "clusterip", "db", "--tcp=5432:5432")
         ks = {"name": "db", "namespace": k8s_namespace, "kubeconfig": cfg, "timeout": 10}
-        api = k8s_access._load_api(ks)
-        with pytest.raises(k8s_access.K8sAccessError, match="no Ready pod"):
-            k8s_access.find_target(api, ks)  # read Service + list pods: REST
+        api = port_forward._load_api(ks)
+        with pytest.raises(K8sAccessError, match="no Ready pod"):
+            port_forward.find_target(api, ks)  # read Service + list pods: REST
         rest = len(kube_proxy.connects)
         assert rest >= 3
-        tunnel = k8s_access.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
+        tunnel = port_forward.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
         try:
-            with pytest.raises(k8s_access.K8sAccessError, match="port-forward"):
+            with pytest.raises(K8sAccessError, match="port-forward"):
                 tunnel.check()  # the pods/portforward websocket
         finally:
             tunnel.close()
@@ -131,15 +134,15 @@ def test_port_forward_goes_direct_when_the_client_does(k8s_cluster, k8s_namespac
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("HTTPS_PROXY", env_proxy.url)
         monkeypatch.setenv("https_proxy", env_proxy.url)
-        assert kc.client_from_params({"kubeconfig": k8s_cluster.kubeconfig}).proxy.url is None
+        assert client_from_params({"kubeconfig": k8s_cluster.kubeconfig}).proxy.url is None
         k8s_cluster.kubectl("-n", k8s_namespace, "create", "service", "clusterip", "db", "--tcp=5432:5432")
         ks = {"name": "db", "namespace": k8s_namespace, "kubeconfig": k8s_cluster.kubeconfig, "timeout": 10}
-        api = k8s_access._load_api(ks)
-        with pytest.raises(k8s_access.K8sAccessError, match="no Ready pod"):
-            k8s_access.find_target(api, ks)
-        tunnel = k8s_access.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
+        api = port_forward._load_api(ks)
+        with pytest.raises(K8sAccessError, match="no Ready pod"):
+            port_forward.find_target(api, ks)
+        tunnel = port_forward.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
         try:
-            with pytest.raises(k8s_access.K8sAccessError, match="port-forward"):
+            with pytest.raises(K8sAccessError, match="port-forward"):
                 tunnel.check()
         finally:
             tunnel.close()

@@ -4,9 +4,9 @@
 """Which proxy reaches a Kubernetes API server: the decision kubectl makes.
 
 Pure functions (no network), shared by the collection's own client
-(k8s_client.py) and the code that uses the ``kubernetes`` library
-(the port-forward path in k8s_access.py), so one run never mixes two
-decisions.
+(``k8s/transport.py``) and the code that uses the ``kubernetes`` library
+(``k8s/library.py``: the port-forward and ``auth-provider`` kubeconfigs), so
+one run never mixes two decisions.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,12 +16,7 @@ __metaclass__ = type
 import base64
 import ipaddress
 import os
-
-try:  # Python 3
-    from urllib.parse import unquote, urlparse
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    from urllib import unquote  # type: ignore
-    from urlparse import urlparse  # type: ignore
+from urllib.parse import unquote, urlparse
 
 
 class UnsupportedProxy(ValueError):
