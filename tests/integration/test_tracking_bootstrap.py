@@ -130,7 +130,7 @@ def test_mlflow_experiment_bootstrap_exports_ids(tmp_path, request, auth):
         "mlflow_experiments": [{"name": names[0], "tags": {"mlops.stack/purpose": "otel-traces"}},
                                {"name": names[1]}],
         "mlflow_bootstrap_tracking_uri": server.tracking_uri,
-        "mlflow_tracking_url_internal": server.tracking_uri,
+        "__mlflow_tracking_url_internal": server.tracking_uri,
     }
     if auth:
         role_vars.update({"mlflow_bootstrap_username": server.username,

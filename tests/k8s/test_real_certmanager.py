@@ -77,6 +77,11 @@ def _when_ready(cluster, *args):
     return obj if _ready(obj) else None
 
 
+def _issued(cert):
+    """The Certificate once its issuing controller has recorded a revision, else None."""
+    return cert if cert and cert.get("status", {}).get("revision") else None
+
+
 def _cert(pem_b64):
     return x509.load_pem_x509_certificate(base64.b64decode(pem_b64))
 
@@ -200,8 +205,10 @@ def test_certificates_issued_by_the_stack_ca(converged, cluster):
     for ns, name, secret_name, hosts in expected:
         # ingress-shim's Certificates: the Ingresses exist before cert-manager (site.yml's order), and its
         # first creates fail while the webhook has no CA yet; it retries with a doubling back-off from 5 s.
-        cert = _wait("Certificate %s/%s Ready" % (ns, name),
-                     lambda ns=ns, name=name: _when_ready(cluster, "-n", ns, "certificate", name), timeout=240)
+        # Ready comes from cert-manager's readiness controller, status.revision from its issuing controller: two
+        # writers, so Ready can be seen a moment before the revision is recorded.
+        cert = _wait("Certificate %s/%s Ready and issued" % (ns, name),
+                     lambda ns=ns, name=name: _issued(_when_ready(cluster, "-n", ns, "certificate", name)), timeout=240)
         assert cert["status"]["revision"] >= 1, cert["status"]
         secret = _kjson(cluster, "-n", ns, "get", "secret", secret_name)
         assert secret["type"] == "kubernetes.io/tls", (name, secret["type"])

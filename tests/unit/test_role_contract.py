@@ -61,6 +61,8 @@ def test_internal_values_are_not_settings(role):
     internal = set(_yaml(path)) if path.exists() else set()
     every_option = set().union(*(set(ep.get("options") or {}) for ep in _specs(role).values()))
     assert not internal & every_option, sorted(internal & every_option)
+    # Named as internal, so nobody mistakes one for a setting they could put in the inventory.
+    assert all(name.startswith("__%s_" % role) for name in internal), sorted(internal)
 
 
 @pytest.mark.parametrize("role", ROLES)
