@@ -8,13 +8,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: seaweedfs_s3_config
-short_description: SeaweedFS S3 identity file (C(weed s3 -config)) for one admin identity
+short_description: SeaweedFS S3 identity file (C(weed s3 -config)) with the admin identity and bucket-scoped users
 version_added: 0.1.0
 author: mlops.stack contributors
 description:
   - Returns the JSON document SeaweedFS reads with C(-s3.config), with one identity holding the given
     key pair and the actions C(Admin), C(Read), C(List), C(Tagging) and C(Write). Anonymous access stays
     disabled because no anonymous identity is defined.
+  - With O(users), one more identity per user whose actions are limited to its buckets (SeaweedFS
+    C(Action:bucket) syntax) - read-write is C(Read), C(Write) and C(List), read-only C(Read) and C(List)
+    (see docs/least-privilege-s3.md). SeaweedFS reads the file when it starts, so a changed file needs a
+    restart (the roles restart the pod through a checksum annotation).
   - Output is compact and key-sorted so it is stable between runs (idempotent Secrets).
 options:
   _input:
@@ -29,12 +33,29 @@ options:
     description: Identity name.
     type: string
     default: mlops
+  users:
+    description:
+      - Extra identities, each a dict with C(name), C(access_key) (default the name), C(secret_key),
+        C(buckets_rw) and C(buckets_ro) (lists of bucket names; a bucket in both is read-write).
+      - Names and access keys must be unique (including the admin identity's).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
 - name: Render the S3 identity file
   ansible.builtin.set_fact:
     s3_json: "{{ access_key | mlops.stack.seaweedfs_s3_config(secret_key) }}"
+  no_log: true
+
+- name: Render it with an MLflow user (read-write) and a KServe user (read-only)
+  ansible.builtin.set_fact:
+    s3_json: >-
+      {{ access_key | mlops.stack.seaweedfs_s3_config(secret_key, users=[
+           {'name': 'mlflow', 'secret_key': mlflow_secret, 'buckets_rw': ['mlflow-artifacts', 'models']},
+           {'name': 'kserve', 'secret_key': kserve_secret, 'buckets_ro': ['models']}]) }}
   no_log: true
 """
 
@@ -48,19 +69,19 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
-ACTIONS = ["Admin", "Read", "List", "Tagging", "Write"]
+from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.seaweedfs_identities import ADMIN_ACTIONS, s3_config
+
+ACTIONS = ADMIN_ACTIONS
 
 
-def seaweedfs_s3_config(access_key, secret_key, name="mlops"):
+def seaweedfs_s3_config(access_key, secret_key, name="mlops", users=None):
     if not access_key or not secret_key:
         raise AnsibleFilterError("seaweedfs_s3_config: access key and secret key are required")
-    doc = {
-        "identities": [{
-            "name": name,
-            "credentials": [{"accessKey": str(access_key), "secretKey": str(secret_key)}],
-            "actions": ACTIONS,
-        }]
-    }
+    try:
+        doc = s3_config(access_key, secret_key, name=name, users=users)
+    except S3Error as exc:
+        raise AnsibleFilterError("seaweedfs_s3_config: %s" % exc)
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
