@@ -178,7 +178,12 @@ def test_minio_scoped_users(tmp_path, minio_server):
     res = ok(run_tasks(tmp_path, [wider], check=True, diff=True))
     r = res.task_result("User kserve")
     assert r["changed"] and r["actions"] == ["write policy mlops-%s" % kserve["name"]]
-    assert "diff" in r or res.changed() == 1
+    before, after = r["diff"]["before"], r["diff"]["after"]
+    resources = lambda view: sorted(x for s in view["policy"]["Statement"] for x in s["Resource"])  # noqa: E731
+    assert "arn:aws:s3:::%s/*" % names["other"] not in resources(before)
+    assert "arn:aws:s3:::%s/*" % names["other"] in resources(after)
+    assert before["policies"] == after["policies"] == ["mlops-%s" % kserve["name"]]
+    assert kserve["secret"] not in json.dumps(r)
     denied(user_client(srv, kserve["name"], kserve["secret"]).get_object, Bucket=names["other"], Key="secret.txt")
 
     # A policy changed behind the module's back and a second policy attached are put back.
