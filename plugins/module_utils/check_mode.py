@@ -19,8 +19,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s import port_forward
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sAccessError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import connect
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.service_target import pod_is_ready, selector_matches
 
 
@@ -36,14 +36,13 @@ def server_pending(module):
     if not ks or not getattr(module, "check_mode", False):
         return None
     try:
-        api = port_forward._load_api(ks)  # pylint: disable=protected-access
+        api = connect(ks)
     except K8sAccessError:
         return None
-    core = port_forward.k8s_client.CoreV1Api(api)
-    ns, name, timeout = ks.get("namespace") or "default", ks["name"], ks.get("timeout") or 30
+    ns, name = ks.get("namespace") or "default", ks["name"]
     try:
-        svc = api.sanitize_for_serialization(core.read_namespaced_service(name, ns, _request_timeout=timeout))
-    except port_forward.k8s_client.exceptions.ApiException as exc:
+        svc = api.request("GET", "/api/v1/namespaces/%s/services/%s" % (ns, name))
+    except ApiError as exc:
         return _message("Service %s/%s does not exist" % (ns, name)) if exc.status == 404 else None
     except Exception:  # pylint: disable=broad-except
         return None
@@ -51,9 +50,8 @@ def server_pending(module):
     if not selector:
         return None
     try:
-        pods = api.sanitize_for_serialization(core.list_namespaced_pod(
-            ns, label_selector=",".join("%s=%s" % kv for kv in sorted(selector.items())),
-            _request_timeout=timeout)).get("items") or []
+        pods = api.request("GET", "/api/v1/namespaces/%s/pods" % ns, query={
+            "labelSelector": ",".join("%s=%s" % kv for kv in sorted(selector.items()))}).get("items") or []
     except Exception:  # pylint: disable=broad-except
         return None
     if not any(selector_matches(selector, (p.get("metadata") or {}).get("labels"))

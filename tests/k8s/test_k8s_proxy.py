@@ -38,6 +38,17 @@ def kubeconfig(cluster, path, server=None, proxy_url=None):
     return str(path)
 
 
+def assert_reached_the_api_server(error):
+    """The websocket got through TLS and authentication (the library's
+    credentials come from the client's settings): the API server answered
+    that the pod does not exist."""
+    chain = []
+    while error is not None:
+        chain.append(str(error))
+        error = error.__context__
+    assert any("404 Not Found" in text and "no-such-pod" in text for text in chain), chain
+
+
 def named_server(cluster):
     return "https://%s:%d" % (NAME, urlparse(yaml.safe_load(open(cluster.kubeconfig))["clusters"][0]["cluster"]
                                              ["server"]).port)
@@ -104,24 +115,25 @@ def test_kubeconfig_proxy_url_wins_for_client_kubectl_and_port_forward(k8s_clust
         assert kubectl(k8s_cluster, cfg, env).returncode == 0
         assert len(kube_proxy.connects) == 2 and env_proxy.connects == []
 
-        # The port-forward path (kubernetes library, REST + websocket) in the same environment.
+        # The port-forward path (reads: the same client; the websocket: the library) in the same environment.
         for key in PROXY_VARS:
             monkeypatch.delenv(key, raising=False)
         monkeypatch.setenv("HTTPS_PROXY", env_proxy.url)
         monkeypatch.setenv("NO_PROXY", ".svc")
         k8s_cluster.kubectl("-n", k8s_namespace, "create", "service", "clusterip", "db", "--tcp=5432:5432")
         ks = {"name": "db", "namespace": k8s_namespace, "kubeconfig": cfg, "timeout": 10}
-        api = port_forward._load_api(ks)
+        api = port_forward.connect(ks)
         with pytest.raises(K8sAccessError, match="no Ready pod"):
             port_forward.find_target(api, ks)  # read Service + list pods: REST
         rest = len(kube_proxy.connects)
         assert rest >= 3
         tunnel = port_forward.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
         try:
-            with pytest.raises(K8sAccessError, match="port-forward"):
+            with pytest.raises(K8sAccessError, match="port-forward") as failure:
                 tunnel.check()  # the pods/portforward websocket
         finally:
             tunnel.close()
+        assert_reached_the_api_server(failure.value)
         assert len(kube_proxy.connects) > rest
         assert env_proxy.connects == []
 
@@ -137,13 +149,14 @@ def test_port_forward_goes_direct_when_the_client_does(k8s_cluster, k8s_namespac
         assert client_from_params({"kubeconfig": k8s_cluster.kubeconfig}).proxy.url is None
         k8s_cluster.kubectl("-n", k8s_namespace, "create", "service", "clusterip", "db", "--tcp=5432:5432")
         ks = {"name": "db", "namespace": k8s_namespace, "kubeconfig": k8s_cluster.kubeconfig, "timeout": 10}
-        api = port_forward._load_api(ks)
+        api = port_forward.connect(ks)
         with pytest.raises(K8sAccessError, match="no Ready pod"):
             port_forward.find_target(api, ks)
         tunnel = port_forward.PortForwardTunnel(api, k8s_namespace, "no-such-pod", 5432)
         try:
-            with pytest.raises(K8sAccessError, match="port-forward"):
+            with pytest.raises(K8sAccessError, match="port-forward") as failure:
                 tunnel.check()
         finally:
             tunnel.close()
+        assert_reached_the_api_server(failure.value)
         assert env_proxy.connects == []

@@ -46,8 +46,8 @@ def client_from_params(params, timeout=None):
     timeout = timeout or params.get("request_timeout") or 60
     try:
         return Client(settings_from_params(params), timeout=timeout)
-    except UnsupportedConfig:
-        return LibraryClient(params, timeout=timeout)
+    except UnsupportedConfig as exc:
+        return LibraryClient(params, timeout=timeout, cluster=exc.cluster)
     except (IOError, OSError, ValueError, ssl.SSLError, YAMLError) as exc:
         raise K8sConfigError(str(exc))
 

@@ -143,7 +143,7 @@ def settings_from_kubeconfig(config, context=None, source="kubeconfig", environ=
             raise K8sConfigError("user %r of context %r is not defined in %s" % (ctx["user"], name, source))
         user, udir = user_entry[0].get("user") or {}, user_entry[0]["_dir"]
     if user.get("auth-provider"):
-        raise UnsupportedConfig("auth-provider %s" % (user["auth-provider"].get("name") or ""))
+        raise UnsupportedConfig("auth-provider %s" % (user["auth-provider"].get("name") or ""), cluster)
     if not cluster.get("server"):
         raise K8sConfigError("cluster %r in %s has no server" % (ctx.get("cluster"), source))
     settings = Settings(
@@ -174,7 +174,7 @@ def run_exec_plugin(spec, settings, base_dir, cluster=None, environ=None):
     """Run a client-go credential plugin and put what it returns in *settings*."""
     api_version = spec.get("apiVersion")
     if api_version not in EXEC_API_VERSIONS:
-        raise UnsupportedConfig("exec apiVersion %s" % api_version)
+        raise UnsupportedConfig("exec apiVersion %s" % api_version, cluster)
     command = spec.get("command") or ""
     if os.sep in command and not os.path.isabs(command):
         # client-go: a relative path with a slash is relative to the kubeconfig.
@@ -266,18 +266,12 @@ def settings_from_params(params, environ=None):
     return settings
 
 
-def server_and_proxy_url(params, environ=None):
-    """(server URL, kubeconfig proxy-url) the connection options resolve to,
-    without credentials (no exec plugin runs): what :func:`proxy_for` needs,
-    for code that connects through another library (the port-forward path
-    in k8s_access.py, :class:`LibraryClient`)."""
-    p = params
-    if p.get("host") and not (p.get("kubeconfig") or p.get("context")):
-        return p["host"], None
-    paths = kubeconfig_paths(p.get("kubeconfig"), environ)
-    config = load_kubeconfig(paths)
-    if config is not None:
-        dummy, dummy2, cluster, dummy3 = _context_cluster(config, p.get("context"), ", ".join(paths))
-        return p.get("host") or cluster.get("server"), cluster.get("proxy-url") or None
-    settings = in_cluster_settings(environ)
-    return (p.get("host") or (settings.server if settings else None)), None
+def authorization(settings):
+    """The ``Authorization`` header value of *settings* (bearer token, else
+    basic auth), None for client certificates only."""
+    if settings.token:
+        return "Bearer " + settings.token
+    if settings.username:
+        basic = base64.b64encode(("%s:%s" % (settings.username, settings.password or "")).encode("utf-8"))
+        return "Basic " + basic.decode("ascii")
+    return None

@@ -25,7 +25,16 @@ class K8sConfigError(Exception):
 
 
 class UnsupportedConfig(K8sConfigError):
-    """A kubeconfig feature this client leaves to the kubernetes library."""
+    """A kubeconfig feature this client leaves to the kubernetes library.
+
+    ``cluster`` is the kubeconfig's cluster entry of the context (server,
+    proxy-url), so the library path makes the same proxy decision without
+    reading the kubeconfig again.
+    """
+
+    def __init__(self, message, cluster=None):
+        super(UnsupportedConfig, self).__init__(message)
+        self.cluster = cluster or {}
 
 
 class K8sConnectionError(Exception):

@@ -1,10 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
-"""The same request interface as :class:`~.transport.Client` over the
-``kubernetes`` library, for kubeconfigs the collection's own client leaves to
-it (``auth-provider``). The library is imported only here, and only then: it
-costs about 1 s (docs/benchmarks.md).
+"""The ``kubernetes`` library, for what the collection's own client
+(``k8s/transport.py``) does not do, connected the same way:
+
+* :class:`LibraryClient`: the same request interface over the library, for
+  kubeconfigs the own client leaves to it (``auth-provider``);
+* :class:`LibraryApi`: the library's ``ApiClient`` for the port-forward
+  websocket (``k8s/port_forward.py``), built from the REST client's
+  :class:`~.config.Settings` (the kubeconfig is not read a second time) and
+  its proxy decision.
+
+The callers import the library only when they need it: it costs about 1 s
+(docs/benchmarks.md).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,8 +20,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import shutil
+import tempfile
 
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import server_and_proxy_url
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import authorization
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import (
     ApiError,
     BadResponse,
@@ -29,7 +40,7 @@ class LibraryClient(object):
     this module leaves to it (auth-provider), with this module's proxy
     decision (:func:`configure_library_proxy`)."""
 
-    def __init__(self, params, timeout=60):
+    def __init__(self, params, timeout=60, cluster=None):
         try:
             from kubernetes import client as k8s_client
             from kubernetes import config as k8s_config
@@ -49,8 +60,10 @@ class LibraryClient(object):
         for opt, attr in (("ca_cert", "ssl_ca_cert"), ("client_cert", "cert_file"), ("client_key", "key_file")):
             if params.get(opt):
                 setattr(cfg, attr, params[opt])
-        server, proxy_url = server_and_proxy_url(params)
-        configure_library_proxy(cfg, proxy_for(server or cfg.host, proxy_url))
+        # *cluster*: the kubeconfig entry UnsupportedConfig carries.
+        cluster = cluster or {}
+        configure_library_proxy(cfg, proxy_for(params.get("host") or cluster.get("server") or cfg.host,
+                                               cluster.get("proxy-url") or None))
         self.api = k8s_client.ApiClient(cfg)
         self.host = cfg.host
         self._timeout = timeout
@@ -81,3 +94,62 @@ class LibraryClient(object):
         except ValueError:
             raise BadResponse(describe_response(method, self.host + path, resp.status,
                                                 resp.getheader("Content-Type"), resp.data))
+
+
+def _pem_file(workdir, name, data):
+    """*data* in a private (0600) file of *workdir*; None without data."""
+    if not data:
+        return None
+    path = os.path.join(workdir, name)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+        fh.write(data)
+    return path
+
+
+def library_configuration(configuration_class, settings, proxy, workdir):
+    """A library ``Configuration`` for :class:`~.config.Settings` that follows
+    *proxy* (:func:`configure_library_proxy`).
+
+    The library reads certificates from files only: PEM data (``*-data`` in
+    the kubeconfig, a client certificate from an exec plugin) is written to
+    *workdir*, a private directory the caller removes.
+    """
+    # type.__call__: a plain Configuration, not a copy of the library's default.
+    cfg = type.__call__(configuration_class)
+    cfg.host = settings.server.rstrip("/")
+    cfg.verify_ssl = not settings.insecure
+    cfg.tls_server_name = settings.tls_server_name
+    cfg.ssl_ca_cert = settings.ca_file or _pem_file(workdir, "ca.crt", settings.ca_data)
+    cfg.cert_file = settings.cert_file or _pem_file(workdir, "client.crt", settings.cert_data)
+    cfg.key_file = settings.key_file or _pem_file(workdir, "client.key", settings.key_data)
+    if authorization(settings):
+        cfg.api_key = {"authorization": authorization(settings)}
+    return configure_library_proxy(cfg, proxy)
+
+
+class LibraryApi(object):
+    """The library's ``ApiClient``, connected as *client* (a
+    :class:`~.transport.Client` or a :class:`LibraryClient`) is: same server,
+    credentials, TLS settings and proxy. *kubernetes_client* is the library's
+    ``kubernetes.client`` module (imported by the caller). :meth:`close`
+    removes the certificate files written for it.
+    """
+
+    def __init__(self, client, kubernetes_client):
+        self._workdir = None
+        if isinstance(client, LibraryClient):
+            self.api = client.api
+            return
+        self._workdir = tempfile.mkdtemp(prefix="mlops-k8s-")
+        try:
+            cfg = library_configuration(kubernetes_client.Configuration, client.settings, client.proxy,
+                                        self._workdir)
+            self.api = kubernetes_client.ApiClient(configuration=cfg)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self):
+        if self._workdir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None

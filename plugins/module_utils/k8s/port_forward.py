@@ -30,33 +30,37 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import os
 import select
 import socket
 import threading
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import HAS_YAML, server_and_proxy_url
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.proxy import configure_library_proxy, proxy_for
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import client_from_params
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import (
+    ApiError,
+    K8sAccessError,
+    K8sConnectionError,
+)
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.library import LibraryApi
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.service_target import LOCALHOST, local_url, select_pod
 
-# The kubernetes client takes ~1 s to import; only kubernetes_service needs
-# it, so it is imported on first use (direct endpoints never pay for it).
+# The kubernetes client takes ~1 s to import; only the port-forward
+# websocket needs it (the Service and its pods are read with the collection's
+# own client), so it is imported on first use (direct endpoints and check
+# mode's server_pending never pay for it).
 K8S_IMPORT_ERROR = None
 HAS_KUBERNETES = None  # unknown until _import_kubernetes() ran
-k8s_client = k8s_config = k8s_portforward = None
+k8s_client = k8s_portforward = None
 
 
 def _import_kubernetes():
-    global k8s_client, k8s_config, k8s_portforward, HAS_KUBERNETES, K8S_IMPORT_ERROR  # pylint: disable=global-statement
+    global k8s_client, k8s_portforward, HAS_KUBERNETES, K8S_IMPORT_ERROR  # pylint: disable=global-statement
     if HAS_KUBERNETES is None:
         try:
             from kubernetes import client as _client
-            from kubernetes import config as _config
             from kubernetes.stream import portforward as _portforward
-            k8s_client, k8s_config, k8s_portforward = _client, _config, _portforward
+            k8s_client, k8s_portforward = _client, _portforward
             HAS_KUBERNETES = True
         except ImportError:
             HAS_KUBERNETES = False
@@ -86,66 +90,52 @@ def _params_of(module_or_params):
     return params or {}
 
 
-def _load_api(ks):
+def _require_kubernetes(ks):
     if not _import_kubernetes():
         raise K8sAccessError(missing_required_lib("kubernetes") + " It is needed for kubernetes_service "
                              "(port-forward to Service %s/%s). Original error: %s"
                              % (ks.get("namespace"), ks.get("name"), (K8S_IMPORT_ERROR or "").strip().splitlines()[-1]))
+
+
+def connect(ks):
+    """The REST client for the cluster ``kubernetes_service`` names: the same
+    kubeconfig resolution (``k8s/config.py``) and proxy decision as every
+    other module of the collection (kubeconfig, else ``KUBECONFIG``, else
+    ``~/.kube/config``, else the in-cluster service account). The
+    port-forward itself connects with the settings of this client
+    (:class:`~.library.LibraryApi`). No request is sent yet."""
+    params = {"kubeconfig": ks.get("kubeconfig"), "context": ks.get("context"),
+              "request_timeout": ks.get("timeout") or 30}
     try:
-        # type.__call__: a plain Configuration, not a copy of the library's default.
-        cfg = type.__call__(k8s_client.Configuration)
-        if ks.get("kubeconfig") or not _in_cluster():
-            k8s_config.load_kube_config(config_file=ks.get("kubeconfig"), context=ks.get("context"),
-                                        client_configuration=cfg)
-        else:
-            k8s_config.load_incluster_config(client_configuration=cfg)
-        # The proxy decision of the collection's own client (kubeconfig
-        # proxy-url, else HTTPS_PROXY/NO_PROXY as kubectl reads them), for
-        # the REST reads and the port-forward websocket alike.
-        configure_library_proxy(cfg, proxy_for(cfg.host, _kubeconfig_proxy_url(ks)))
-        api_client = k8s_client.ApiClient(configuration=cfg)
+        return client_from_params(params)
     except Exception as exc:  # pylint: disable=broad-except
         raise K8sAccessError("Cannot load the Kubernetes configuration (kubeconfig=%s, context=%s): %s. "
                              "Set kubernetes_service.kubeconfig/context or K8S_AUTH_KUBECONFIG."
                              % (ks.get("kubeconfig") or "default", ks.get("context") or "current", exc))
-    return api_client
 
 
-def _kubeconfig_proxy_url(ks):
-    """The proxy-url of the kubeconfig cluster *ks* selects (None in a pod)."""
-    if not HAS_YAML or not (ks.get("kubeconfig") or not _in_cluster()):
-        return None
-    return server_and_proxy_url({"kubeconfig": ks.get("kubeconfig"), "context": ks.get("context")})[1]
-
-
-def _in_cluster():
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and not os.path.exists(
-        os.path.expanduser(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]))
-
-
-def find_target(api_client, ks):
-    """Read the Service and its pods through the API and pick the target."""
-    core = k8s_client.CoreV1Api(api_client)
+def find_target(api, ks):
+    """Read the Service and its pods through the API (*api*: :func:`connect`)
+    and pick the target."""
     ns, name = ks.get("namespace") or "default", ks["name"]
     try:
-        svc = api_client.sanitize_for_serialization(core.read_namespaced_service(name, ns, _request_timeout=ks.get("timeout") or 30))
-    except k8s_client.exceptions.ApiException as exc:
+        svc = api.request("GET", "/api/v1/namespaces/%s/services/%s" % (ns, name))
+    except ApiError as exc:
         if exc.status == 404:
             raise K8sAccessError("Service %s/%s not found; check kubernetes_service.name/namespace." % (ns, name))
         raise K8sAccessError("Cannot read Service %s/%s from the Kubernetes API: %s %s"
                              % (ns, name, exc.status, exc.reason))
-    except Exception as exc:  # pylint: disable=broad-except
+    except K8sConnectionError as exc:
         raise K8sAccessError("Cannot reach the Kubernetes API to read Service %s/%s: %s" % (ns, name, exc))
     selector = (svc.get("spec") or {}).get("selector") or {}
     pods = []
     if selector:
         label_selector = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
         try:
-            pod_list = core.list_namespaced_pod(ns, label_selector=label_selector,
-                                                _request_timeout=ks.get("timeout") or 30)
-        except Exception as exc:  # pylint: disable=broad-except
+            pods = api.request("GET", "/api/v1/namespaces/%s/pods" % ns,
+                               query={"labelSelector": label_selector}).get("items") or []
+        except (ApiError, K8sConnectionError) as exc:
             raise K8sAccessError("Cannot list pods of Service %s/%s: %s" % (ns, name, exc))
-        pods = api_client.sanitize_for_serialization(pod_list).get("items") or []
     return select_pod(svc, pods, ks.get("port"))
 
 
@@ -178,8 +168,10 @@ class PortForwardTunnel(object):
     websocket), so concurrent clients such as connection pools work.
     """
 
-    def __init__(self, api_client, namespace, pod, port, local_port=0):
-        self.api_client = api_client
+    def __init__(self, api, namespace, pod, port, local_port=0):
+        self.api = api  # the REST client of connect(); the websocket connects as it does
+        self._library = None
+        self._library_lock = threading.Lock()
         self.namespace = namespace
         self.pod = pod
         self.port = int(port)
@@ -197,8 +189,16 @@ class PortForwardTunnel(object):
         self._listener.settimeout(0.5)
         self.local_port = self._listener.getsockname()[1]
 
+    def _api_client(self):
+        with self._library_lock:
+            if self._library is None:
+                _import_kubernetes()
+                self._library = LibraryApi(self.api, k8s_client)
+            return self._library.api
+
     def open_stream(self):
-        core = k8s_client.CoreV1Api(self.api_client)
+        api_client = self._api_client()  # imports the library first
+        core = k8s_client.CoreV1Api(api_client)
         pf = k8s_portforward(core.connect_get_namespaced_pod_portforward, self.pod, self.namespace,
                              ports=str(self.port))
         return pf, pf.socket(self.port)
@@ -260,6 +260,9 @@ class PortForwardTunnel(object):
             pass
         for t in self._threads:
             t.join(timeout=2)
+        with self._library_lock:
+            if self._library is not None:
+                self._library.close()
 
 
 @contextlib.contextmanager
@@ -282,10 +285,10 @@ def service_endpoint(module_or_params, default_url=None, default_scheme="http"):
         return
     tunnel = None
     try:
-        api_client = _load_api(ks)
-        pod, cport = find_target(api_client, ks)
-        tunnel = PortForwardTunnel(api_client, ks.get("namespace") or "default", pod, cport,
-                                   ks.get("local_port") or 0)
+        _require_kubernetes(ks)
+        api = connect(ks)
+        pod, cport = find_target(api, ks)
+        tunnel = PortForwardTunnel(api, ks.get("namespace") or "default", pod, cport, ks.get("local_port") or 0)
         tunnel.check()
         tunnel.start()
     except K8sAccessError as exc:

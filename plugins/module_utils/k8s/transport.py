@@ -25,7 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import copy
 import http.client as http_client
 import json
@@ -39,6 +38,7 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode, urlparse
 
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.config import authorization
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import (
     ApiError,
     BadResponse,
@@ -162,11 +162,8 @@ class Client(object):
         self._origin = "%s://%s" % (url.scheme, url.netloc)
         self._timeout = timeout
         self._headers = {"User-Agent": "mlops.stack"}
-        if settings.token:
-            self._headers["Authorization"] = "Bearer " + settings.token
-        elif settings.username:
-            basic = base64.b64encode(("%s:%s" % (settings.username, settings.password or "")).encode("utf-8"))
-            self._headers["Authorization"] = "Basic " + basic.decode("ascii")
+        if authorization(settings):
+            self._headers["Authorization"] = authorization(settings)
         self._context = ssl_context(settings) if url.scheme == "https" else None
         self.proxy = proxy_for(settings.server, settings.proxy_url, environ)
         self.retry_total, self.max_attempts = float(retry_total), int(max_attempts)

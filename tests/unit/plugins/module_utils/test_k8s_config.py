@@ -84,9 +84,12 @@ def test_missing_kubeconfig_and_in_cluster(tmp_path):
 
 
 def test_auth_provider_is_left_to_the_library_proxy_url_is_not(tmp_path):
-    cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"auth-provider": {"name": "oidc"}}}])
-    with pytest.raises(UnsupportedConfig):
+    cfg = write_config(tmp_path / "config", [{"name": "u", "user": {"auth-provider": {"name": "oidc"}}}],
+                       clusters=[{"name": "c", "cluster": {"server": "https://k", "proxy-url": "http://p:3128"}}])
+    with pytest.raises(UnsupportedConfig) as unsupported:
         settings_from_params({"kubeconfig": cfg}, environ={})
+    # the cluster entry goes with it: the library path needs no second read for its proxy decision
+    assert unsupported.value.cluster == {"server": "https://k", "proxy-url": "http://p:3128"}
     # proxy-url is the client's own now (tests/integration/test_k8s_transport.py).
     cfg = write_config(tmp_path / "config2", [{"name": "u", "user": {"token": "t"}}],
                        clusters=[{"name": "c", "cluster": {"server": "https://k", "proxy-url": "http://p:3128"}}])

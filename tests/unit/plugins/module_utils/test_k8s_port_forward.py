@@ -4,9 +4,10 @@ import socket
 import threading
 
 import pytest
+import yaml
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s import port_forward as pf
-from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import K8sAccessError
+from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sAccessError, K8sConnectionError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import service_endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.service_target import (
     local_url, pod_is_ready, resolve_service_port, resolve_target_port, select_pod)
@@ -179,7 +180,7 @@ class TestServiceEndpoint:
     def test_tunnel_through_fake_stream(self, monkeypatch):
         """The local listener pumps bytes to whatever open_stream returns."""
         ks = {"name": "minio", "namespace": "mlops", "port": None, "local_port": 0}
-        monkeypatch.setattr(pf, "_load_api", lambda ks: object())
+        monkeypatch.setattr(pf, "connect", lambda ks: object())
         monkeypatch.setattr(pf, "find_target", lambda api, ks: ("minio-0", 9000))
         peers = []
 
@@ -213,3 +214,62 @@ class TestServiceEndpoint:
         # closed after the block
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+class FakeApi:
+    """The request interface of the collection's REST client, with canned answers per path."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = answers, []
+
+    def request(self, method, path, query=None, **kw):
+        self.calls.append((method, path, query))
+        answer = self.answers[path]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+SVC_PATH = "/api/v1/namespaces/mlops/services/minio"
+PODS_PATH = "/api/v1/namespaces/mlops/pods"
+
+
+class TestFindTarget:
+    """The Service and its pods are read with the collection's own client (no kubernetes library)."""
+
+    def test_reads_service_and_pods(self):
+        api = FakeApi({SVC_PATH: svc([{"port": 9000}]), PODS_PATH: {"items": [pod("minio-1"), pod("minio-0")]}})
+        assert pf.find_target(api, {"name": "minio", "namespace": "mlops"}) == ("minio-0", 9000)
+        assert api.calls == [("GET", SVC_PATH, None), ("GET", PODS_PATH, {"labelSelector": "app=minio"})]
+
+    def test_missing_service(self):
+        api = FakeApi({SVC_PATH: ApiError(404, "Not Found")})
+        with pytest.raises(K8sAccessError, match="Service mlops/minio not found; check kubernetes_service"):
+            pf.find_target(api, {"name": "minio", "namespace": "mlops"})
+
+    def test_forbidden_and_unreachable(self):
+        with pytest.raises(K8sAccessError, match="Cannot read Service mlops/minio from the Kubernetes API: 403"):
+            pf.find_target(FakeApi({SVC_PATH: ApiError(403, "Forbidden")}), {"name": "minio", "namespace": "mlops"})
+        with pytest.raises(K8sAccessError, match="Cannot reach the Kubernetes API to read Service mlops/minio: refused"):
+            pf.find_target(FakeApi({SVC_PATH: K8sConnectionError("refused")}),
+                           {"name": "minio", "namespace": "mlops"})
+        api = FakeApi({SVC_PATH: svc([{"port": 9000}]), PODS_PATH: ApiError(403, "Forbidden")})
+        with pytest.raises(K8sAccessError, match="Cannot list pods of Service mlops/minio"):
+            pf.find_target(api, {"name": "minio", "namespace": "mlops"})
+
+
+class TestConnect:
+    def test_the_kubeconfig_resolution_of_every_module(self, tmp_path):
+        cfg = tmp_path / "config"
+        cfg.write_text(yaml.safe_dump({
+            "clusters": [{"name": "c", "cluster": {"server": "https://k:6443", "proxy-url": "http://p:3128"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "main", "context": {"cluster": "c", "user": "u"}}], "current-context": "main"}))
+        api = pf.connect({"name": "minio", "kubeconfig": str(cfg), "timeout": 7})
+        assert (api.settings.server, api.settings.token, api.proxy.url) == ("https://k:6443", "t", "http://p:3128")
+
+    def test_unusable_configuration_names_the_options(self, tmp_path):
+        missing = str(tmp_path / "missing")
+        with pytest.raises(K8sAccessError, match=r"Cannot load the Kubernetes configuration \(kubeconfig=%s, "
+                                                 r"context=other\): .*does not exist" % missing):
+            pf.connect({"name": "minio", "kubeconfig": missing, "context": "other"})
