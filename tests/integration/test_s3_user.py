@@ -264,6 +264,23 @@ def test_minio_readable_failures(tmp_path, minio_server):
     assert minio_admin(srv).user_info("v-%s" % tag) is None
 
 
+def test_minio_builtin_policy_calls(minio_server):
+    """The encrypted attach/detach calls (the fallback for servers without set-user-or-group-policy)."""
+    srv = minio_server
+    admin = minio_admin(srv)
+    name = "builtin-%s" % suffix()
+    admin.add_user(name, user_secret())
+    try:
+        answer = admin.builtin_policy("attach", name, ["readonly", "diagnostics"])
+        assert sorted(answer["policiesAttached"]) == ["diagnostics", "readonly"]
+        assert sorted(admin.user_info(name)["policyName"].split(",")) == ["diagnostics", "readonly"]
+        answer = admin.builtin_policy("detach", name, ["diagnostics"])
+        assert answer["policiesDetached"] == ["diagnostics"]
+        assert admin.user_info(name)["policyName"] == "readonly"
+    finally:
+        admin.remove_user(name)
+
+
 # -------------------------------------------------------------- SeaweedFS --
 
 def start_seaweedfs(tmp, config_path, admin_key, admin_secret, timeout=90):

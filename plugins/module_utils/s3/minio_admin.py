@@ -150,11 +150,39 @@ class MinioAdmin(object):
         self._call("PUT", "/set-user-status", {"accessKey": access_key, "status": status},
                    what="cannot set the status of user %s" % access_key)
 
-    def set_user_policies(self, access_key, policy_names):
-        """Attach exactly *policy_names* to the user (replaces its mapping)."""
-        self._call("PUT", "/set-user-or-group-policy",
-                   {"policyName": ",".join(policy_names), "userOrGroup": access_key, "isGroup": "false"},
-                   what="cannot attach policies %s to user %s" % (",".join(policy_names), access_key))
+    def set_user_policies(self, access_key, policy_names, current=()):
+        """Attach exactly *policy_names* to the user (replaces its mapping; *current*: attached now).
+
+        Uses ``set-user-or-group-policy``; a server that no longer has it
+        (deprecated by MinIO) gets the builtin attach/detach calls instead.
+        """
+        what = "cannot attach policies %s to user %s" % (",".join(policy_names), access_key)
+        try:
+            self._call("PUT", "/set-user-or-group-policy",
+                       {"policyName": ",".join(policy_names), "userOrGroup": access_key, "isGroup": "false"},
+                       what=what)
+            return
+        except MinioAdminError as exc:
+            if exc.status not in (400, 404, 405, 501) or exc.code in ("AccessDenied", "XMinioAdminNoSuchPolicy",
+                                                                      "XMinioAdminNoSuchUser"):
+                raise
+        extra = sorted(set(current) - set(policy_names))
+        if extra:
+            self.builtin_policy("detach", access_key, extra)
+        missing = sorted(set(policy_names) - set(current))
+        if missing:
+            self.builtin_policy("attach", access_key, missing)
+
+    def builtin_policy(self, operation, access_key, policy_names):
+        """``idp/builtin/policy/attach|detach`` (encrypted both ways); returns MinIO's answer (dict)."""
+        what = "cannot %s policies %s %s user %s" % (operation, ",".join(policy_names),
+                                                     "to" if operation == "attach" else "from", access_key)
+        body = json.dumps({"policies": list(policy_names), "user": access_key}).encode("utf-8")
+        status, content = self._call("POST", "/idp/builtin/policy/%s" % operation, None,
+                                     encrypt_data(self._secret_key, body), what=what, ok=(200, 201, 204))
+        if status != 200 or not content:
+            return {}
+        return self._json(self._decrypt(content, what), what)
 
     # ------------------------------------------------------------ policies
     def policy(self, name):

@@ -190,7 +190,7 @@ def _apply(admin, verb, arg, params, access_key):
     elif verb == "enable":
         admin.set_user_status(access_key, "enabled")
     elif verb == "attach":
-        admin.set_user_policies(access_key, [arg])
+        admin.set_user_policies(access_key, [arg], current=_attached(admin.user_info(access_key)))
     elif verb == "remove_user":
         admin.remove_user(access_key)
     elif verb == "remove_policy":
