@@ -36,9 +36,11 @@ from ansible_collections.mlops.stack.plugins.module_utils.k8s.proxy import confi
 
 
 class LibraryClient(object):
-    """The same interface over the ``kubernetes`` library, for kubeconfigs
-    this module leaves to it (auth-provider), with this module's proxy
-    decision (:func:`configure_library_proxy`)."""
+    """The request interface of :class:`~.transport.Client` over the
+    ``kubernetes`` library, for kubeconfigs the collection's own client leaves
+    to it (auth-provider), with the same proxy decision
+    (:func:`configure_library_proxy`; *cluster* is the kubeconfig's cluster
+    entry that :class:`~.errors.UnsupportedConfig` carries)."""
 
     def __init__(self, params, timeout=60, cluster=None):
         try:
