@@ -9,8 +9,6 @@ which the module then verifies.
 """
 import json
 import secrets
-import time
-from pathlib import Path
 
 import boto3
 import pytest
@@ -83,6 +81,10 @@ def failure(res, task_name):
     assert r.get("failed"), res.explain()
     assert "Traceback" not in r["msg"] and "Traceback" not in res.stdout, res.explain()
     return r["msg"]
+
+
+def policy_resources(user_view):
+    return sorted(x for s in user_view["policy"]["Statement"] for x in s["Resource"])
 
 
 def assert_mlflow_access(cli, names):
@@ -179,9 +181,8 @@ def test_minio_scoped_users(tmp_path, minio_server):
     r = res.task_result("User kserve")
     assert r["changed"] and r["actions"] == ["write policy mlops-%s" % kserve["name"]]
     before, after = r["diff"]["before"], r["diff"]["after"]
-    resources = lambda view: sorted(x for s in view["policy"]["Statement"] for x in s["Resource"])  # noqa: E731
-    assert "arn:aws:s3:::%s/*" % names["other"] not in resources(before)
-    assert "arn:aws:s3:::%s/*" % names["other"] in resources(after)
+    assert "arn:aws:s3:::%s/*" % names["other"] not in policy_resources(before)
+    assert "arn:aws:s3:::%s/*" % names["other"] in policy_resources(after)
     assert before["policies"] == after["policies"] == ["mlops-%s" % kserve["name"]]
     assert kserve["secret"] not in json.dumps(r)
     denied(user_client(srv, kserve["name"], kserve["secret"]).get_object, Bucket=names["other"], Key="secret.txt")
@@ -328,12 +329,7 @@ def seaweed_users(tmp_path_factory):
         {"name": "kserve", "access_key": creds["kserve"][0], "secret_key": creds["kserve"][1],
          "buckets_ro": [names["models"]]},
     ]
-    render = [{"name": "Write the identity file", "ansible.builtin.copy": {
-        "dest": str(config), "mode": "0600",
-        "content": "{{ admin_key | mlops.stack.seaweedfs_s3_config(admin_secret, users=s3_users) }}"}}]
-    res = run_tasks(tmp, render, extra_vars={"admin_key": creds["admin"][0], "admin_secret": creds["admin"][1],
-                                              "s3_users": users})
-    ok(res)
+    render_identity_file(tmp, config, creds["admin"], users)
     doc = json.loads(config.read_text())
     assert [i["name"] for i in doc["identities"]] == ["mlops", "mlflow", "kserve"]
     server = start_seaweedfs(tmp, config, *creds["admin"])
@@ -399,3 +395,54 @@ def test_seaweedfs_filter_rejects_bad_users(tmp_path):
     res = run_tasks(tmp_path, bad)
     msg = res.task_result("Write")["msg"]
     assert "Bad_Name" in msg and "s3cr3t-x" not in msg
+
+
+def render_identity_file(tmp, config, admin, users):
+    """Write s3.json with the filter, as the role does (through ansible-playbook)."""
+    render = [{"name": "Write the identity file", "ansible.builtin.copy": {
+        "dest": str(config), "mode": "0600",
+        "content": "{{ admin_key | mlops.stack.seaweedfs_s3_config(admin_secret, users=s3_users) }}"}}]
+    ok(run_tasks(tmp, render, extra_vars={"admin_key": admin[0], "admin_secret": admin[1], "s3_users": users}))
+
+
+def test_seaweedfs_user_removed_from_the_file(tmp_path):
+    """Removing a user from the file and restarting SeaweedFS (the role's checksum restart) revokes its keys."""
+    ok_, reason = backend_available("seaweedfs")
+    require(ok_, reason)
+    tag = suffix()
+    bucket = "models-%s" % tag
+    admin = ("AK" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30))
+    mlflow = {"name": "mlflow", "access_key": "mlflow-%s" % tag, "secret_key": user_secret(), "buckets_rw": [bucket]}
+    kserve = {"name": "kserve", "access_key": "kserve-%s" % tag, "secret_key": user_secret(), "buckets_ro": [bucket]}
+    config = tmp_path / "s3.json"
+
+    def verify(state, task_name="Verify kserve"):
+        t = user_task(srv, task_name, "seaweedfs", name="kserve", user_access_key=kserve["access_key"],
+                      user_secret_key=kserve["secret_key"], buckets_ro=[bucket], state=state)
+        t["ignore_errors"] = True
+        return run_tasks(tmp_path, [t])
+
+    render_identity_file(tmp_path, config, admin, [mlflow, kserve])
+    srv = start_seaweedfs(tmp_path, config, *admin)
+    try:
+        srv.client().create_bucket(Bucket=bucket)
+        user_client(srv, mlflow["access_key"], mlflow["secret_key"]).put_object(Bucket=bucket, Key="m", Body=b"v")
+        assert verify("present").failed() == 0
+        assert "still exists" in failure(verify("absent"), "Verify kserve")
+    finally:
+        srv.stop()
+
+    render_identity_file(tmp_path, config, admin, [mlflow])
+    srv = start_seaweedfs(tmp_path, config, *admin)   # same data directory: the bucket and object survive
+    try:
+        res = verify("absent")
+        assert res.failed() == 0 and res.task_result("Verify kserve")["verified"] == [
+            "access key %s is rejected" % kserve["access_key"]], res.explain()
+        assert "is not active" in failure(verify("present"), "Verify kserve")
+        with pytest.raises(ClientError) as info:
+            user_client(srv, kserve["access_key"], kserve["secret_key"]).get_object(Bucket=bucket, Key="m")
+        assert info.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+        cli = user_client(srv, mlflow["access_key"], mlflow["secret_key"])
+        assert cli.get_object(Bucket=bucket, Key="m")["Body"].read() == b"v"
+    finally:
+        srv.stop()

@@ -194,7 +194,7 @@ class TestPlanMinio:
     def test_drift(self):
         p = params(update_secret="always", policy_name="custom")
         info = {"policyName": "custom,readwrite", "status": "disabled"}
-        _, actions = plan_minio(p, info, {"Version": "2012-10-17", "Statement": []})
+        actions = plan_minio(p, info, {"Version": "2012-10-17", "Statement": []})[1]
         assert actions == [("put_policy", "custom"), ("set_secret", "mlflow"), ("enable", "mlflow"),
                            ("attach", "custom")]
 
