@@ -69,7 +69,7 @@ import json
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error
 from ansible_collections.mlops.stack.plugins.module_utils.s3.seaweedfs_identities import ADMIN_ACTIONS, s3_config
 
 ACTIONS = ADMIN_ACTIONS

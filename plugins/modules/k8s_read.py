@@ -48,6 +48,12 @@ options:
     type: list
     elements: str
     default: []
+  metadata_only:
+    description:
+      - Return only C(apiVersion), C(kind) and C(metadata) (without C(managedFields)) of each object.
+      - For existence checks of large objects such as CRDs, so the registered result stays small.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - mlops.stack.k8s_auth
 attributes:

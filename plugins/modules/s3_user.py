@@ -275,7 +275,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (
     BOTO3_IMPORT_ERROR, HAS_BOTO3, S3_CONNECTION_ARGUMENT_SPEC, S3Error)
 from ansible_collections.mlops.stack.plugins.module_utils.s3.madmin_crypto import CRYPTO_IMPORT_ERROR, missing_library
 from ansible_collections.mlops.stack.plugins.module_utils.s3.minio_admin import admin_for
-from ansible_collections.mlops.stack.plugins.module_utils.s3.seaweedfs_identities import verify_user
+from ansible_collections.mlops.stack.plugins.module_utils.s3.seaweedfs_verify import verify_user
 from ansible_collections.mlops.stack.plugins.module_utils.s3.users import plan_minio, describe, run_minio, validate_user
 
 

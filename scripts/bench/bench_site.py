@@ -19,6 +19,7 @@ runs with the preflight skipped (-e mlops_preflight_done=true).
 Usage: .venv/bin/python scripts/bench/bench_site.py [--keep-dir DIR] [--repeat N]
 """
 import argparse
+import json
 import os
 import re
 import shutil
@@ -32,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from scripts.bench.noop_breakdown import breakdown, table  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
+from tests.cluster import gateway_api  # noqa: E402
 from tests.k8s.site_env import site_inventory  # noqa: E402
 from tests.servers.mlflow import start_mlflow  # noqa: E402
 from tests.servers.postgres import start_postgres  # noqa: E402
@@ -62,8 +65,10 @@ def role_times(stdout):
     return out
 
 
-def playbook(name, inv, *extra, profile=False):
+def playbook(name, inv, *extra, profile=False, as_json=False):
     env = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles"} if profile else {}
+    if as_json:
+        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     return timed([str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / name), "-i", str(inv)] + list(extra),
                  env=env)
 
@@ -105,6 +110,8 @@ def main():
         # A: kubectl on a fresh control plane.
         cl = Cluster.up(work / "cluster-a", name="bench-a")
         try:
+            # The default exposure is the Gateway API: a cluster brings its CRDs with its implementation.
+            gateway_api.install(cl)
             inv = site_inventory(work / "inv-a.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             render = work / "render"
             shutil.rmtree(render, ignore_errors=True)
@@ -117,6 +124,7 @@ def main():
         # B: site.yml on another fresh control plane.
         cl = Cluster.up(work / "cluster-b", name="bench-b")
         try:
+            gateway_api.install(cl)
             inv = site_inventory(work / "inv-b.yml", cl, s3=s3, pg=pg, mlflow=mlflow)
             results["site_first"], out1 = playbook("site.yml", inv, profile=True)
             samples["site_noop"], samples["site_noop_no_preflight"] = [], []
@@ -126,6 +134,9 @@ def main():
                 # The preflight's share: the same run with the preflight skipped.
                 samples["site_noop_no_preflight"].append(
                     playbook("site.yml", inv, "-e", "mlops_preflight_done=true")[0])
+            # Where the no-op time goes, by kind of work (scripts/bench/noop_breakdown.py).
+            took, out_json = playbook("site.yml", inv, as_json=True)
+            results["breakdown"] = (took, breakdown(json.loads(out_json)))
             results["preflight_alone"] = statistics.median(
                 playbook("preflight.yml", inv)[0] for dummy in range(args.repeat))
         finally:
@@ -147,6 +158,8 @@ def main():
     print("\npreflight: no-op site.yml %.1f s with it, %.1f s without (samples %s); preflight.yml alone %.1f s"
           % (results["site_noop"], results["site_noop_no_preflight"],
              ", ".join("%.1f" % v for v in samples["site_noop_no_preflight"]), results["preflight_alone"]))
+    took, parts = results["breakdown"]
+    print("\nno-op by kind of work (one more run, %.1f s):\n%s" % (took, table(parts, took)))
     first, noop = role_times(out1), role_times(out2)
     print("\n| role | first converge (s) | no-op re-run (s) |")
     print("|---|---|---|")

@@ -235,6 +235,7 @@ def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
         {"name": "List labelled", "register": "listed",
          "mlops.stack.k8s_read": {"kind": "Secret", "namespace": ns, "label_selectors": ["app=x"]}},
         {"name": "Nodes", "register": "nodes", "mlops.stack.k8s_read": {"kind": "Node"}},
+        {"name": "Nodes, metadata only", "mlops.stack.k8s_read": {"kind": "Node", "metadata_only": True}},
         {"name": "Unserved kind", "register": "unserved", "mlops.stack.k8s_read": {
             "api_version": "nvidia.com/v1", "kind": "ClusterPolicy"}},
         {"name": "Namespaced read without namespace", "ignore_errors": True, "mlops.stack.k8s_read": {
@@ -263,6 +264,10 @@ def test_k8s_read_and_secret_namespace_creation(k8s_cluster, tmp_path):
         names = sorted(r["metadata"]["name"] for r in res.task_result("Nodes")["resources"])
         nodes = json.loads(k8s_cluster.kubectl("get", "nodes", "-o", "json").stdout)["items"]
         assert names and names == sorted(n["metadata"]["name"] for n in nodes)
+        slim = res.task_result("Nodes, metadata only")["resources"]
+        assert sorted(r["metadata"]["name"] for r in slim) == names
+        assert all(set(r) == {"apiVersion", "kind", "metadata"} and r["kind"] == "Node"
+                   and "managedFields" not in r["metadata"] and r["metadata"]["labels"] for r in slim), slim[0]
         unserved = res.task_result("Unserved kind")
         assert unserved["resources"] == [] and unserved["api_found"] is False
         bad = res.task_result("Namespaced read without namespace")

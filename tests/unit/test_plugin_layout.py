@@ -3,6 +3,9 @@ that plugins share lives in module_utils (never in another plugin's module
 file), and the default path (roles' tasks, playbooks) uses only the
 collection's own Kubernetes layer."""
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,22 @@ def test_default_path_uses_the_collections_k8s_layer():
            for n, line in enumerate(f.read_text().splitlines(), 1)
            if "kubernetes.core" in line and not line.lstrip().startswith("#")]
     assert not bad, bad
+
+
+#: Libraries that cost 0.3-1.4 s to import. Ansible loads every filter file of
+#: the collection in each task's worker process whenever a filter's name is not
+#: its file's name (exposure_objects, the gpu_* filters), so one of these
+#: imported by any filter file is paid by every templating task of a run.
+HEAVY = ("boto3", "botocore", "kubernetes", "psycopg", "psycopg2", "cryptography", "argon2", "mlflow")
+
+
+def test_filter_plugins_import_no_heavy_library():
+    code = ("import sys, importlib, pathlib\n"
+            "for p in sorted(pathlib.Path(%r).glob('*.py')):\n"
+            "    importlib.import_module('ansible_collections.mlops.stack.plugins.filter.' + p.stem)\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & set(%r))))"
+            % (str(PLUGINS / "filter"), HEAVY))
+    collections = ROOT / "build" / "collections"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=str(collections)))
+    assert res.stdout.split() == [], "filter plugins import %s" % res.stdout

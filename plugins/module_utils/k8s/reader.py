@@ -47,7 +47,16 @@ def read_objects(params):
         for item in items:
             item.setdefault("apiVersion", probe["apiVersion"])
             item.setdefault("kind", params["kind"])
+    if params.get("metadata_only"):
+        items = [_metadata(item) for item in items]
     return {"resources": items, "api_found": True}
+
+
+def _metadata(obj):
+    """apiVersion, kind and metadata without managedFields: a registered result
+    stays small (Ansible deep-copies every variable for each template lookup)."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
 
 
 def read(params):

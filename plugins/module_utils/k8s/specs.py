@@ -50,6 +50,7 @@ def read_argument_spec():
         namespace=dict(type="str"),
         label_selectors=dict(type="list", elements="str", default=[]),
         field_selectors=dict(type="list", elements="str", default=[]),
+        metadata_only=dict(type="bool", default=False),
         **K8S_CONNECTION_ARGUMENT_SPEC
     )
 

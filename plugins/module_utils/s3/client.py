@@ -12,6 +12,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error  # pylint: disable=unused-import  # re-exported
 
 
 BOTO3_IMPORT_ERROR = None
@@ -47,10 +48,6 @@ S3_CONNECTION_ARGUMENT_SPEC = dict(
     addressing_style=dict(type="str", choices=["auto", "path", "virtual"]),
     timeout=dict(type="int", default=30),
 )
-
-
-class S3Error(Exception):
-    """Expected failure; the message names the endpoint and the fix."""
 
 
 NOT_IMPLEMENTED_CODES = ("NotImplemented", "NotImplementedError", "XNotImplemented", "UnsupportedOperation",

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error
 
 
 _NAME_CHARS = re.compile(r"^[a-z0-9.-]+$")

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import json
 
-from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error
 
 
 _LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")

@@ -18,7 +18,7 @@ __metaclass__ = type
 import copy
 import re
 
-from ansible_collections.mlops.stack.plugins.module_utils.s3.client import S3Error
+from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error
 from ansible_collections.mlops.stack.plugins.module_utils.s3.names import validate_bucket_name
 from ansible_collections.mlops.stack.plugins.module_utils.s3.policy import normalize_policy
 
