@@ -4,9 +4,6 @@
 """mlops.stack.gitops_tree: write the GitOps tree on the controller. See
 plugins/modules/gitops_tree.py for the options."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.gitops import ARGUMENT_SPEC, GitOpsError, render
 from ansible_collections.mlops.stack.plugins.plugin_utils.controller_action import ControllerAction

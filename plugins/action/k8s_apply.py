@@ -6,9 +6,6 @@ task is local (plugin_utils/in_process.py says why and when). In check mode
 it also knows what earlier tasks of the run would create
 (plugin_utils/check_plan.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 

@@ -7,9 +7,6 @@ In either path a result with secret_data is hidden from callbacks. In check
 mode, a Secret it would write is remembered for later tasks
 (plugin_utils/check_plan.py; names only, never values)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.generated_secret import (
     ensure,

@@ -7,9 +7,6 @@ In either path a result holding Secrets is hidden from callbacks. In check
 mode, a Secret an earlier task of the run would write is returned as a
 stand-in (plugin_utils/check_plan.py)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.reader import read, secret_result

@@ -4,9 +4,6 @@
 """Runs mlops.stack.model_deployment in the controller's worker process when
 the task is local (plugin_utils/in_process.py says why and when)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import K8sApplyError
 from ansible_collections.mlops.stack.plugins.module_utils.mlflow import MlflowError

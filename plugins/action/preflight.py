@@ -4,9 +4,6 @@
 """mlops.stack.preflight: check the whole inventory, then the cluster
 (read-only), before any play writes anything. See plugins/modules/preflight.py."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import glob
 import hashlib

@@ -5,9 +5,6 @@
 controller (mirror or verified, cached download). See
 plugins/modules/release_files.py for the options."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.release import ARGUMENT_SPEC, ReleaseError, resolve
 from ansible_collections.mlops.stack.plugins.plugin_utils.controller_action import ControllerAction

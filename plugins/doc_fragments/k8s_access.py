@@ -2,10 +2,6 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class ModuleDocFragment(object):
     """Options of module_utils/k8s/port_forward.py (K8S_SERVICE_ARGUMENT_SPEC)."""

@@ -2,10 +2,6 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class ModuleDocFragment(object):
     """Connection options of module_utils/k8s/client.py (K8S_CONNECTION_ARGUMENT_SPEC)."""

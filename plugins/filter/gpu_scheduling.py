@@ -2,9 +2,6 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 # The nine gpu_* filters live in this file; each one is documented in the
 # YAML file of its own name beside it (gpu_inventory.yml, gpu_tolerations.yml,

@@ -2,9 +2,6 @@
 # Copyright: mlops.stack contributors
 # Apache License 2.0 (see LICENSE)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: mirror_image

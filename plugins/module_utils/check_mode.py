@@ -15,9 +15,6 @@ kubeconfig, API server unreachable, RBAC) are left to ``service_endpoint``,
 which reports them as before.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.errors import ApiError, K8sAccessError
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.port_forward import connect

@@ -7,9 +7,6 @@ Each check returns ``(problems, warnings)``: lists of strings that say what
 was found and what to do. Nothing here writes to the cluster.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re

@@ -5,9 +5,6 @@
 postgresql_database, mlflow_experiment): endpoint-naming error messages and
 before/after diff helpers."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 

@@ -27,9 +27,6 @@ removing an Application cannot cascade into data or into other users'
 custom resources.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import json

@@ -3,9 +3,6 @@
 # Apache License 2.0 (see LICENSE)
 """Container image reference parsing shared by filters and modules."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

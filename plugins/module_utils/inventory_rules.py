@@ -17,9 +17,6 @@ Two layers, both pure (no Ansible, no cluster) so they are unit tested:
 Each check returns a list of problem strings (empty when the value is fine).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

@@ -9,9 +9,6 @@ Pure parts (validation, response mapping, planning, error messages) are
 unit-tested without a server; :class:`MlflowApi` does the HTTP.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import json

@@ -9,9 +9,6 @@ readiness) are unit-tested with plain dicts; :func:`ensure` does the I/O
 through the MLflow REST API and the collection's Kubernetes client.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 import time

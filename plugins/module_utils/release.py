@@ -9,9 +9,6 @@ A cached file whose sum matches is used without any HTTP request, so a
 re-run costs one hash per file.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hashlib
 import os

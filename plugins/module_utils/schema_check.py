@@ -10,9 +10,6 @@ custom resources with the ``openAPIV3Schema`` of their CRD, taken from the
 pinned release manifests. No cluster is involved.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import re

@@ -9,9 +9,6 @@ enabled, value rejected earlier) is skipped. Each rule yields
 ``(variable, problem)`` pairs so the message names what to change.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible.module_utils.compat.version import LooseVersion
 

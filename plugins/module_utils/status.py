@@ -3,9 +3,6 @@
 # Apache License 2.0 (see LICENSE)
 """Summarise Kubernetes workload objects into a short status row."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 VERSION_LABEL = "app.kubernetes.io/version"
 

@@ -23,9 +23,6 @@ role plans on (a copy of the S3 Secret, the collector's MLflow credentials)
 as the real run would.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 PLAN_FACT = "mlops_check_mode_plan"
 

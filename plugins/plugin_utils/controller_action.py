@@ -6,9 +6,6 @@ the controller, no managed host): the options are validated with the
 module_utils argument spec the module's documentation describes, then
 :meth:`ControllerAction.execute` returns the result."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase

@@ -23,9 +23,6 @@ so callbacks show it censored while ``register`` keeps it whole. Failures
 carry no secret values and stay readable without task-level ``no_log``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

@@ -5,9 +5,6 @@
 (``k8s/client.py``), cached discovery, object paths, GET / server-side apply
 PATCH, and per-thread clones for parallel applies."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import threading

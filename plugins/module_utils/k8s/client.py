@@ -8,9 +8,6 @@ doc fragment) and :func:`client_from_params`, which resolves them
 ``k8s/library.py`` for an ``auth-provider`` kubeconfig).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import ssl

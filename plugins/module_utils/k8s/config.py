@@ -23,9 +23,6 @@ handed to the ``kubernetes`` library (``k8s/library.py``). Without a
 kubeconfig, the in-cluster service account is used.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import json

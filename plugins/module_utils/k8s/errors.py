@@ -13,9 +13,6 @@ description of an answer that is not what a Kubernetes API server sends.
   opened (``k8s/service_target.py``, ``k8s/port_forward.py``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 

@@ -6,9 +6,6 @@ generate or update (``k8s.secret.plan_secret``), write, and build a result
 that never carries a value unless ``return_values`` asks (then the action
 plugin hides it)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import describe_config
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import (

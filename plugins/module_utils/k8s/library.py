@@ -15,9 +15,6 @@ The callers import the library only when they need it: it costs about 1 s
 (docs/benchmarks.md).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 import os

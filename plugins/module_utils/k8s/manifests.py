@@ -6,9 +6,6 @@ by sha256, pinned checksums of release files, YAML out for render mode, and
 :func:`load_objects`, the pipeline from a task's ``src``/``definition`` to
 the sorted objects to handle (read, filter, override, mirror, label, sort)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hashlib
 import json

@@ -6,10 +6,6 @@
 ignores, and whether our field manager changed or owns an object. Pure
 (plain dicts)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class K8sApplyError(Exception):
     """An expected failure; the message names the object and the fix."""

@@ -6,9 +6,6 @@ phase by phase with the objects of a phase in parallel, then wait) and
 :func:`delete_objects` (reverse install order, owned objects only when
 asked, wait until gone)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import time
 

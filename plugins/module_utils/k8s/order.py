@@ -4,9 +4,6 @@
 """Install order: Namespaces, CRDs, built-in kinds, custom resources,
 webhook configurations. Pure (plain dicts)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.objects import api_group
 

@@ -25,9 +25,6 @@ The selection logic (Service port -> targetPort -> Ready pod) is pure
 network.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import contextlib
 import select

@@ -9,9 +9,6 @@ Pure functions (no network), shared by the collection's own client
 one run never mixes two decisions.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import ipaddress

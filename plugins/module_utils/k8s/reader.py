@@ -4,9 +4,6 @@
 """``mlops.stack.k8s_read``: one object by name or a filtered list, with
 ``apiVersion``/``kind`` set on list items (as ``k8s_info`` returns them)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.applier import Applier, api_error
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import describe_config

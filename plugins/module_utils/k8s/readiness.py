@@ -7,9 +7,6 @@ StatefulSet rolled out (every pod Ready at the update revision, see
 waits for them. The checks are pure (plain dicts); :func:`wait_ready`
 reads through a ``get(path)`` callable."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import time
 

@@ -18,9 +18,6 @@ Rules (the Secret contract of docs/CONVENTIONS.md):
 * nothing else in the Secret is touched.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import secrets

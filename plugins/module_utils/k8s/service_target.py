@@ -9,9 +9,6 @@ Pure: plain dicts in the API's camelCase form, unit-tested without a cluster.
 The network part is ``k8s/port_forward.py``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from urllib.parse import urlsplit, urlunsplit
 

@@ -5,9 +5,6 @@
 ``k8s_generated_secret``), shared by each module and the action plugin that
 runs it in-process. The connection options come from ``k8s/client.py``."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.client import K8S_CONNECTION_ARGUMENT_SPEC
 from ansible_collections.mlops.stack.plugins.module_utils.k8s.secret import CHARSETS

@@ -13,10 +13,6 @@ serve the old revision. The StatefulSet controller reports the rollout in
 Ready (RollingUpdate without partition).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 def statefulset_ready(obj):
     """``(ready, reason)`` for a StatefulSet.

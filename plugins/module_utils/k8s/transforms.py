@@ -5,9 +5,6 @@
 overrides and image-registry mirroring. Pure (plain dicts); every function
 returns new objects."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import re

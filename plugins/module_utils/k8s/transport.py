@@ -21,9 +21,6 @@ total time cap. A body that is not JSON fails with the method, URL, status,
 content type and the first bytes of the body.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import http.client as http_client

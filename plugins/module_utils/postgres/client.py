@@ -5,9 +5,6 @@
 connection options shared with community.postgresql's names; the only
 part that talks to a server."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import traceback
 

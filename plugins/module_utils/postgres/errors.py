@@ -4,9 +4,6 @@
 """Errors of ``mlops.stack.postgresql_database``: :class:`PgError`, the endpoint
 label used in messages, and psycopg errors turned into one actionable line."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
 

@@ -3,9 +3,6 @@
 # Apache License 2.0 (see LICENSE)
 """Identifiers and privileges: name checks, SQL quoting, privilege lists. Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

@@ -4,9 +4,6 @@
 """``mlops.stack.postgresql_database``'s run, independent of AnsibleModule:
 read, plan and (unless check mode) apply, and the module result."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError

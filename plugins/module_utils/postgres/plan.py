@@ -5,9 +5,6 @@
 ordered SQL actions from current + desired (and their SQL with passwords
 redacted), and the --diff views. Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

@@ -4,9 +4,6 @@
 """SCRAM-SHA-256 verifiers: build one from a password (so the password is never
 sent in clear SQL) and check a password against a stored verifier. Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import base64
 import hashlib

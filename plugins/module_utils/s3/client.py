@@ -5,9 +5,6 @@
 modules, the client, and botocore exceptions turned into :class:`S3Error`
 messages that name the endpoint and the fix."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import traceback
 

@@ -5,10 +5,6 @@
 helpers raise it without importing boto3 (client.py), which costs about a
 second in every task's worker process (docs/benchmarks.md)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 
 class S3Error(Exception):
     """Expected failure; the message names the endpoint and the fix."""

@@ -4,9 +4,6 @@
 """Lifecycle rules: the module's rule options, normalization, conversion
 from/to the S3 API and the check that a server stored what was sent. Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 

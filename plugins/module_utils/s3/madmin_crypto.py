@@ -28,9 +28,6 @@ Argon2id comes from ``cryptography`` (>= 44, OpenSSL >= 3.2) or, where that
 build lacks it, from ``argon2-cffi``.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import os
 import struct

@@ -5,9 +5,6 @@
 client (features a server does not implement are reported, not fatal).
 Nothing is written in check mode."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 

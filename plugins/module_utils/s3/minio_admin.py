@@ -11,9 +11,6 @@ are :class:`S3Error` messages that name the endpoint and the fix; no message
 contains a secret key or a request body.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import hashlib
 import json

@@ -3,9 +3,6 @@
 # Apache License 2.0 (see LICENSE)
 """S3 bucket name rules (AWS general purpose buckets). Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import re
 

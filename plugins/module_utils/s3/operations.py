@@ -4,9 +4,6 @@
 """``mlops.stack.s3_bucket`` for one bucket: validate, read, plan, apply
 (or delete, optionally emptying first), and the return/diff views."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
 from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (

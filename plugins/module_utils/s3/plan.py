@@ -5,9 +5,6 @@
 the ordered actions (create, versioning, policy, tags, lifecycle), with
 human-readable descriptions. Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import json

@@ -4,9 +4,6 @@
 """Bucket policies: parse and normalize, so equal policies compare equal
 whatever the server's formatting (lists vs scalars, ordering). Pure."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import json
 

@@ -14,9 +14,6 @@ added by rendering the file (:func:`s3_config`, used by the filter
 ``backend=seaweedfs`` only verifies (``seaweedfs_verify.verify_user``).
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.s3.errors import S3Error
 from ansible_collections.mlops.stack.plugins.module_utils.s3.users import bucket_access

@@ -5,9 +5,6 @@
 user's own keys, that the identity file (seaweedfs_identities.py) granted what
 it should."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint_error
 from ansible_collections.mlops.stack.plugins.module_utils.s3.client import (

@@ -11,9 +11,6 @@ the policy document) and sets the secret only when the user is created or
 ``update_secret=always`` asks.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
 
 import copy
 import re
