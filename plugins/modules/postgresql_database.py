@@ -269,6 +269,15 @@ actions:
   type: list
   elements: str
   sample: [create database mlflow]
+missing_privileges:
+  description:
+    - The planned changes that O(login_user) certainly may not make (no C(CREATEDB), no C(CREATEROLE),
+      not a member of the database owner's role), each naming the privilege it needs. Read before any
+      change, so a check-mode run can refuse a plan that a real run would only half apply.
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [create database mlflow (needs CREATEDB)]
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

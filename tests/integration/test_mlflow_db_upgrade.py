@@ -83,3 +83,34 @@ def test_without_auth_only_the_tracking_tables_are_migrated(job_command, pg_serv
     tables = {t for (t,) in pg_server.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", dbname=name)}
     assert "alembic_version" in tables and "alembic_version_auth" not in tables and "users" not in tables
+
+
+def test_credentials_from_the_owners_own_secret(pg_server, tmp_path):
+    """External PostgreSQL with postgresql_external_credentials_secret (a
+    CloudNativePG <cluster>-app): the URI has no credentials and libpq takes
+    the login from PGUSER/PGPASSWORD, which the pod reads from that Secret, so
+    a password rotation there reaches MLflow. The migration runs as that
+    least-privileged owner (no CREATEDB, no CREATEROLE)."""
+    objs = render.render(tmp_path / "render", ["mlflow"],
+                         extra_vars={"mlflow_postgresql_credentials_secret": "pg-app"})
+    job = next(o for o in objs if o["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+    assert refs["PGUSER"] == {"name": "pg-app", "key": "username"}
+    assert refs["PGPASSWORD"] == {"name": "pg-app", "key": "password"}
+    assert refs["MLFLOW_BACKEND_STORE_URI"] == {"name": "mlops-postgresql-mlflow", "key": "uri"}
+    deployment = next(o for o in objs if o["kind"] == "Deployment")
+    server_env = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert {"PGUSER", "PGPASSWORD"} <= server_env
+
+    owner, password = "app_%s" % secrets.token_hex(4), secrets.token_urlsafe(24) + "@/%:"
+    name = "mlflow_cnpg_%s" % secrets.token_hex(4)
+    pg_server.execute("CREATE ROLE \"%s\" LOGIN NOCREATEDB NOCREATEROLE PASSWORD '%s'" % (owner, password))
+    pg_server.execute('CREATE DATABASE "%s" OWNER "%s"' % (name, owner))
+    uri = "postgresql://%s:%d/%s" % (pg_server.host, pg_server.port, name)  # as the role writes it
+    res = _run(container["command"], {"MLFLOW_BACKEND_STORE_URI": uri, "PGUSER": owner, "PGPASSWORD": password})
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert password not in res.stdout + res.stderr
+    owners = {o for (o,) in pg_server.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'",
+                                              dbname=name)}
+    assert owners == {owner}

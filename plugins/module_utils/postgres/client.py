@@ -142,7 +142,10 @@ class PgClient(object):
             r = rows[0]
             state["database"] = dict(name=r[0], owner=r[1], encoding=r[2], lc_collate=r[3],
                                      lc_ctype=r[4], conn_limit=r[5], allow_connections=r[6],
-                                     extensions=None)
+                                     extensions=None,
+                                     owned_by_login=bool(self.query(
+                                         "SELECT pg_has_role(current_user, d.datdba, 'MEMBER') "
+                                         "FROM pg_database d WHERE d.datname = %s", (name,))[0][0]))
         if role:
             rows = self.query("SELECT rolname, rolcanlogin, shobj_description(oid, 'pg_authid') "
                               "FROM pg_roles WHERE rolname = %s", (role["name"],))

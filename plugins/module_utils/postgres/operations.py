@@ -9,6 +9,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.common import endpoint
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import PgError
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import (
     check_immutable,
+    missing_privileges,
     plan,
     predicted_view,
     redact_sql,
@@ -30,7 +31,7 @@ def plan_on_new_server(desired, login_user):
     after = predicted_view(state, desired, actions)
     header = "database %s" % desired["name"]
     result = dict(changed=bool(actions), queries=[redact_sql(a) for a in actions],
-                  actions=[a["summary"] for a in actions], database=dict(after),
+                  actions=[a["summary"] for a in actions], database=dict(after), missing_privileges=[],
                   diff=dict(before={}, after=after, before_header=header, after_header=header))
     result["database"].pop("role", None)
     if desired["state"] != "absent" and desired.get("role"):
@@ -89,6 +90,7 @@ def ensure_database(client, desired, check_mode=False):
             client.run(a, desired["name"])
     result = dict(changed=bool(actions), queries=[redact_sql(a) for a in actions],
                   actions=[a["summary"] for a in actions],
+                  missing_privileges=missing_privileges(state, actions),
                   diff=dict(before=before, after=after, before_header="database %s" % desired["name"],
                             after_header="database %s" % desired["name"]))
     if actions and not check_mode:

@@ -169,6 +169,7 @@ def plan(current, desired):
                 add("alter_role_password", "ALTER ROLE %s PASSWORD %s"
                     % (qrole, quote_literal(scram_verifier(role["password"]))),
                     "set password of role %s" % role["name"], "CREATEROLE", secret=True)
+                actions[-1]["role"] = role["name"]
 
     # database
     if db is None:
@@ -225,6 +226,36 @@ def plan(current, desired):
                 "grant %s on schema %s to %s" % (", ".join(missing), role["schema"], role["name"]),
                 "ownership of the schema")
     return actions
+
+
+def missing_privileges(current, actions):
+    """The planned actions the login user certainly may not run, as readable strings.
+
+    Decided from the login's attributes (superuser, CREATEDB, CREATEROLE) and
+    its membership in the database owner's role, read before any change, so a
+    check-mode run (the preflight) can refuse a plan before anything is written.
+    Grants through a grant option held without ownership are not seen (the
+    statement then fails by itself, naming the privilege).
+    """
+    if current.get("superuser"):
+        return []
+    db = current.get("database") or {}
+    out = []
+    for a in actions:
+        kind = a["kind"]
+        if kind == "create_database":
+            lacking = not current.get("createdb")
+        elif kind == "alter_role_password" and a.get("role") == current.get("session_user"):
+            lacking = False  # a role may set its own password
+        elif kind in ("create_role", "comment_role", "alter_role", "alter_role_password"):
+            lacking = not current.get("createrole")
+        elif kind in ("alter_owner", "alter_conn_limit", "grant_database", "grant_schema", "create_extension"):
+            lacking = db.get("owned_by_login") is False
+        else:
+            lacking = False
+        if lacking:
+            out.append("%s (needs %s)" % (a["summary"], a.get("needs") or "a privilege the login lacks"))
+    return out
 
 
 def state_view(current, desired):

@@ -8,7 +8,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.postgres.errors import
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.names import (
     normalize_privileges, quote_ident, quote_literal, validate_name)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.plan import (
-    check_immutable, desired_from_params, plan, predicted_view, redact_sql, state_view)
+    check_immutable, desired_from_params, missing_privileges, plan, predicted_view, redact_sql, state_view)
 from ansible_collections.mlops.stack.plugins.module_utils.postgres.scram import (
     _scram_keys, scram_verifier, verify_password)
 
@@ -230,6 +230,33 @@ def test_plan_owner_and_login_change():
     assert kinds(acts) == ["alter_role", "alter_owner"]
     assert acts[0]["sql"] == 'ALTER ROLE "mlflow" NOLOGIN'
     assert acts[1]["sql"] == 'ALTER DATABASE "mlflow" OWNER TO "mlflow"'
+
+
+def test_missing_privileges_of_a_least_privileged_login():
+    # A CloudNativePG app user: no CREATEDB, no CREATEROLE.
+    app = dict(superuser=False, createdb=False, createrole=False, session_user="app")
+    d = desired_from_params(params(role=role(name="app", password=None, database_privileges=["CONNECT"])))
+    cur = current(None, existing_role(name="app"), **app)
+    acts = plan(cur, d)
+    assert missing_privileges(cur, acts) == ["create database mlflow (needs CREATEDB)"]
+    assert missing_privileges(dict(cur, createdb=True), acts) == []
+    # a database someone else owns, without grants: the grants need its owner
+    cur = current(existing_db(owner="postgres", owned_by_login=False),
+                  existing_role(name="app", database_privileges=[], schema_privileges=[]), **app)
+    keep_owner = desired_from_params(params(owner="postgres", role=role(name="app", password=None,
+                                                                          database_privileges=["CONNECT"])))
+    assert [m.split(" (")[0] for m in missing_privileges(cur, plan(cur, keep_owner))] == [
+        "grant CONNECT on database mlflow to app", "grant CREATE, USAGE on schema public to app"]
+    # the recipe's result (owned by app): nothing to do, nothing missing
+    cur = current(existing_db(owner="app", owned_by_login=True), existing_role(name="app"), **app)
+    assert plan(cur, d) == [] and missing_privileges(cur, []) == []
+    # a role may set its own password; another's needs CREATEROLE; a superuser may all
+    d = desired_from_params(params(role=role(name="app", update_password="always")))
+    cur = current(existing_db(owner="app", owned_by_login=True), existing_role(name="app", password_matches=False), **app)
+    assert kinds(plan(cur, d)) == ["alter_role_password"] and missing_privileges(cur, plan(cur, d)) == []
+    cur["session_user"] = "other"
+    assert missing_privileges(cur, plan(cur, d)) == ["set password of role app (needs CREATEROLE)"]
+    assert missing_privileges(current(), plan(current(), d)) == []
 
 
 def test_plan_absent():
