@@ -41,7 +41,7 @@ def manifest_dir():
 
 
 def inventory_object_store():
-    """mlops_object_store of the default inventory: it decides whose bootstrap vars to set."""
+    """mlops_object_store of the default inventory."""
     store = "minio"
     for f in sorted((INVENTORY / "group_vars" / "all").glob("*.yml")):
         store = (yaml.safe_load(f.read_text()) or {}).get("mlops_object_store", store)
@@ -50,13 +50,12 @@ def inventory_object_store():
 
 def rehearsal_vars(cluster, s3, pg, mlflow, manifests=None):
     """Extra vars that point the default inventory at the local cluster, mirror and servers."""
-    store = "seaweedfs" if inventory_object_store() == "seaweedfs" else "minio"
     ev = {
         "mlops_kubeconfig": cluster.kubeconfig,
         "mlops_kube_context": cluster.context or "",
-        "%s_bootstrap_endpoint_url" % store: s3.endpoint_url,
-        "%s_bootstrap_access_key" % store: s3.access_key,
-        "%s_bootstrap_secret_key" % store: s3.secret_key,
+        "object_store_bootstrap_endpoint_url": s3.endpoint_url,
+        "object_store_bootstrap_access_key": s3.access_key,
+        "object_store_bootstrap_secret_key": s3.secret_key,
         "postgresql_bootstrap_host": pg.host,
         "postgresql_bootstrap_port": pg.port,
         "postgresql_bootstrap_admin_user": pg.user,

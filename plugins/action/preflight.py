@@ -38,6 +38,7 @@ MANAGED_NAMESPACES = {
     "seaweedfs": ("seaweedfs_namespace", "seaweedfs_manage_namespace"),
     "postgresql": ("postgresql_namespace", "postgresql_manage_namespace"),
     "mlflow": ("mlflow_namespace", "mlflow_manage_namespace"),
+    "object_store": ("object_store_namespace", "object_store_manage_namespace"),
 }
 
 
@@ -178,8 +179,9 @@ class ActionModule(ActionBase):
         roles = list(args.get("roles") or [])
         specs = self._specs(roles)
         values, problems = self._check_variables(specs, task_vars)
-        problems.extend({"variable": var, "role": "cross-field", "value": _shown(var, values.get(var, "")),
-                         "problem": text} for var, text in cross_field(values))
+        problems.extend({"variable": var, "role": "cross-field",
+                         "value": _shown(var, values[var] if var in values else task_vars.get(var, "")),
+                         "problem": text} for var, text in cross_field(values, task_vars))
         gpu_hosts = []
         if "gpu_serving" in roles:
             group = args.get("gpu_group") or values.get("gpu_serving_node_group") or "gpu_inference_nodes"

@@ -48,34 +48,62 @@ def _mlflow(values):
         yield "mlflow_auth_password", "must have at least 12 characters (or be empty to generate one)"
     store = values.get("mlops_object_store")
     bucket = values.get("mlflow_artifacts_bucket")
-    if values.get("mlflow_artifacts_backend") == "s3" and store in ("minio", "seaweedfs") and bucket:
-        buckets = values.get("%s_buckets" % store)
+    if values.get("mlflow_artifacts_backend") == "s3" and store == "none":
+        yield ("mlflow_artifacts_backend", "must be pvc when mlops_object_store=none (there is no S3 store for "
+               "the artifacts)")
+    if values.get("mlflow_artifacts_backend") == "s3" and store in ("minio", "seaweedfs", "external") and bucket:
+        buckets = values.get("object_store_buckets")
         names = [b.get("name") if isinstance(b, dict) else b for b in buckets or []]
         if buckets is not None and bucket not in names:
             yield ("mlflow_artifacts_bucket",
-                   "%r is not one of the buckets the object store creates (%s_buckets: %s)"
-                   % (bucket, store, ", ".join(map(str, names))))
+                   "%r is not one of the buckets the object store creates (object_store_buckets: %s)"
+                   % (bucket, ", ".join(map(str, names))))
 
 
 def _object_store(values):
-    for store in ("minio", "seaweedfs"):
-        versioned, buckets = values.get("%s_versioned_buckets" % store), values.get("%s_buckets" % store)
-        if versioned and buckets is not None:
-            extra = [b for b in versioned if b not in buckets]
-            if extra:
-                yield "%s_versioned_buckets" % store, "must be a subset of %s_buckets; not there: %s" % (
-                    store, ", ".join(map(str, extra)))
-    if values.get("mlops_object_store") == "external" and "minio_external_endpoint_url" in values:
-        if not values["minio_external_endpoint_url"]:
-            yield "minio_external_endpoint_url", "must be set when mlops_object_store=external"
-    if _has(values, "minio_external_access_key", "minio_external_secret_key"):
-        if bool(values["minio_external_access_key"]) != bool(values["minio_external_secret_key"]):
-            yield "minio_external_secret_key", "set both minio_external_access_key and minio_external_secret_key, or neither"
+    versioned, buckets = values.get("object_store_versioned_buckets"), values.get("object_store_buckets")
+    if versioned and buckets is not None:
+        extra = [b for b in versioned if b not in buckets]
+        if extra:
+            yield "object_store_versioned_buckets", "must be a subset of object_store_buckets; not there: %s" % (
+                ", ".join(map(str, extra)))
+    if values.get("mlops_object_store") == "external" and "object_store_external_endpoint_url" in values:
+        if not values["object_store_external_endpoint_url"]:
+            yield "object_store_external_endpoint_url", "must be set when mlops_object_store=external"
+    if _has(values, "object_store_external_access_key", "object_store_external_secret_key"):
+        if bool(values["object_store_external_access_key"]) != bool(values["object_store_external_secret_key"]):
+            yield ("object_store_external_secret_key",
+                   "set both object_store_external_access_key and object_store_external_secret_key, or neither")
     for key, minimum in (("minio_root_user", 3), ("minio_root_password", 8), ("seaweedfs_access_key", 3),
                          ("seaweedfs_secret_key", 8)):
         secret = values.get(key)
         if secret and len(secret) < minimum:
             yield key, "must have at least %d characters (or be empty to generate one)" % minimum
+
+
+# Variables that moved to another role: old name -> new name. The preflight
+# refuses the old name, so a setting never silently stops working.
+RENAMED = dict(
+    [("minio_external_%s" % k, "object_store_external_%s" % k)
+     for k in ("endpoint_url", "access_key", "secret_key", "credentials_secret", "access_key_key",
+               "secret_key_key", "verify_ssl")]
+    + [("%s_bootstrap_%s" % (r, k), "object_store_bootstrap_%s" % k)
+       for r in ("minio", "seaweedfs") for k in ("enabled", "endpoint_url", "access_key", "secret_key",
+                                                 "validate_certs")]
+    + [("%s_%s" % (r, k), "object_store_%s" % k)
+       for r in ("minio", "seaweedfs") for k in ("buckets", "versioned_buckets", "s3_secret_name")]
+    + [("minio_external_region", "object_store_region"), ("seaweedfs_region", "object_store_region"),
+       ("minio_mode", "mlops_object_store"), ("minio_bootstrap_service", "object_store_server_name")])
+
+
+def renamed(names):
+    """(old variable, problem) for each variable of ``names`` that was renamed."""
+    for old in sorted(set(names) & set(RENAMED)):
+        new = RENAMED[old]
+        hint = (" (minio_mode: external is now mlops_object_store: external)" if old == "minio_mode" else
+                "; the object store contract (mlops-s3 Secret, buckets) moved from the minio/seaweedfs roles to "
+                "the object_store role")
+        yield old, "is no longer read: rename it to %s%s" % (new, hint)
 
 
 def _postgresql(values):
@@ -152,9 +180,9 @@ def _stack(values):
 RULES = (_ingress_hosts, _mlflow, _object_store, _postgresql, _otel, _certmanager, _stack)
 
 
-def cross_field(values):
-    """Every (variable, problem) pair the rules find."""
-    found = []
+def cross_field(values, names=()):
+    """Every (variable, problem) pair the rules find; ``names``: the variables the inventory sets."""
+    found = list(renamed(names))
     for rule in RULES:
         found.extend(rule(values))
     return found

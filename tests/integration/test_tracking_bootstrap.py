@@ -1,4 +1,4 @@
-"""Bootstrap parts of the minio, seaweedfs, postgresql and mlflow roles against real servers.
+"""Bootstrap parts of the object_store, postgresql and mlflow roles against real servers.
 
 Pods never run on the kwok control plane, so the roles' bootstrap task files
 (buckets.yml, bootstrap.yml) are exercised here by pointing the roles'
@@ -44,21 +44,22 @@ def _run_twice(play):
 # ---------------------------------------------------------------- S3 ----
 
 @pytest.mark.xdist_group("s3")
-@pytest.mark.parametrize("role", ["minio", "seaweedfs"])
-def test_bucket_bootstrap(tmp_path, role, s3_backend_server):
+@pytest.mark.parametrize("backend", ["minio", "seaweedfs", "external"])
+def test_bucket_bootstrap(tmp_path, backend, s3_backend_server):
+    """The object_store role's bucket step, whatever server the backend names."""
     s3 = s3_backend_server
     buckets = [_uniq("mlflow-artifacts"), _uniq("models"), _uniq("datasets"), _uniq("experiments")]
     role_vars = {
-        "%s_buckets" % role: buckets,
-        "%s_versioned_buckets" % role: [buckets[1]],
-        "%s_bootstrap_endpoint_url" % role: s3.endpoint_url,
-        "%s_bootstrap_access_key" % role: s3.access_key,
-        "%s_bootstrap_secret_key" % role: s3.secret_key,
+        "mlops_object_store": backend,
+        "object_store_external_endpoint_url": s3.endpoint_url,
+        "object_store_buckets": buckets,
+        "object_store_versioned_buckets": [buckets[1]],
+        "object_store_bootstrap_endpoint_url": s3.endpoint_url,
+        "object_store_bootstrap_access_key": s3.access_key,
+        "object_store_bootstrap_secret_key": s3.secret_key,
+        "__object_store_admin_credentials": {"access_key": "", "secret_key": ""},
     }
-    if role == "minio":
-        role_vars["minio_s3_secret"] = {"secret_data": {}}
-    else:
-        role_vars["seaweedfs_credentials"] = {"secret_data": {}}
+    role = "object_store"
     first, dummy = _run_twice(_role_play(tmp_path, role, "buckets", role_vars))
     assert first.changed() >= 1
     client = s3.client()

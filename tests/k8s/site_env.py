@@ -31,15 +31,14 @@ def site_inventory(path, cluster, s3=None, pg=None, mlflow=None, object_store="m
         "mlops_gateway_class": "mlops-test",
         "mlops_gateway_namespace": "mlops-gateway",
     }
-    store = "seaweedfs" if object_store == "seaweedfs" else "minio"
     if s3 is not None:
         stack.update({
-            "%s_bootstrap_endpoint_url" % store: s3.endpoint_url,
-            "%s_bootstrap_access_key" % store: s3.access_key,
-            "%s_bootstrap_secret_key" % store: s3.secret_key,
+            "object_store_bootstrap_endpoint_url": s3.endpoint_url,
+            "object_store_bootstrap_access_key": s3.access_key,
+            "object_store_bootstrap_secret_key": s3.secret_key,
         })
     else:
-        stack["%s_bootstrap_enabled" % store] = False
+        stack["object_store_bootstrap_enabled"] = False
     if pg is not None:
         stack.update({
             "postgresql_bootstrap_host": pg.host,

@@ -28,7 +28,8 @@ ENTRY_PLAYBOOKS = ("site.yml", "storage.yml", "tracking.yml", "serving.yml", "gp
 # Variables that decide which roles run: a bad value of one of them changes
 # which other variables are checked, so each is tried in a run of its own.
 SELECTORS = ("mlops_object_store", "kserve_deployment_mode", "gpu_serving_node_group", "mlops_certmanager_enabled",
-             "mlops_exposure", "mlops_gateway_create")
+             "mlops_exposure", "mlops_gateway_create", "mlops_tracking_enabled", "mlops_serving_enabled",
+             "mlops_observability_enabled")
 # Connection and run settings: a bad one is reported as a cluster problem.
 NOT_INVENTORY = ("mlops_kubeconfig", "mlops_kube_context", "mlops_manifest_dir")
 
@@ -50,7 +51,8 @@ CROSS_FIELD = [
     ({"mlflow_auth_enabled": True, "mlflow_auth_username": ""}, "mlflow_auth_username"),
     ({"mlflow_auth_password": "short"}, "mlflow_auth_password"),
     ({"mlflow_artifacts_bucket": "not-created"}, "mlflow_artifacts_bucket"),
-    ({"minio_versioned_buckets": ["elsewhere"]}, "minio_versioned_buckets"),
+    ({"object_store_versioned_buckets": ["elsewhere"]}, "object_store_versioned_buckets"),
+    ({"minio_external_endpoint_url": "https://s3.example.com"}, "minio_external_endpoint_url"),
     ({"minio_root_password": "short"}, "minio_root_password"),
     ({"postgresql_mode": "external", "postgresql_external_host": ""}, "postgresql_external_host"),
     ({"postgresql_extensions": ["Bad-Ext"]}, "postgresql_extensions"),

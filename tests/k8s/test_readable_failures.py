@@ -131,8 +131,8 @@ def test_generated_secrets_never_appear_in_verbose_output(k8s_cluster, pg_server
     every task's result but no value of any Secret the roles generated."""
     ns = "rf-%s" % uuid.uuid4().hex[:8]
     extra = {
-        "tracking_roles": ["minio", "postgresql", "mlflow"], "mlops_namespace": ns,
-        "minio_bootstrap_enabled": False,
+        "tracking_roles": ["minio", "object_store", "postgresql", "mlflow"], "mlops_namespace": ns,
+        "object_store_bootstrap_enabled": False,
         "postgresql_database": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_username": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_extensions": [],

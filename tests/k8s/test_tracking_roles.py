@@ -1,4 +1,4 @@
-"""minio, seaweedfs, postgresql and mlflow roles against the local control plane.
+"""minio, seaweedfs, object_store, postgresql and mlflow roles against the local control plane.
 
 Each test converges roles into its own namespace (labelled Pod Security
 ``restricted`` by the roles themselves), runs them a second time expecting
@@ -24,7 +24,7 @@ from tests.servers.s3 import backend_available, start_s3
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 CONVERGE = PLAYBOOKS / "tracking_converge.yml"
 KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
-ROLES = ["minio", "seaweedfs", "postgresql", "mlflow"]
+ROLES = ["minio", "seaweedfs", "object_store", "postgresql", "mlflow"]
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +117,7 @@ def test_rendered_manifests_validate_strict(tmp_path):
                           "mlflow_auth_enabled": True, "mlflow_auth_config_checksum": "x" * 64,
                           "mlflow_artifacts_backend": "pvc", "mlops_storage_class": "fast"},
         "external": {"mlops_object_store": "external",
-                     "minio_external_endpoint_url": "https://s3.example.com",
+                     "object_store_external_endpoint_url": "https://s3.example.com",
                      "postgresql_mode": "external", "postgresql_external_cnpg_cluster": "pgvector-cluster",
                      "postgresql_external_namespace": "shared", "mlflow_replicas": 1},
     }
@@ -132,7 +132,8 @@ def test_rendered_manifests_validate_strict(tmp_path):
         for role in ROLES:
             path = out / ("%s.yaml" % role)
             docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-            assert docs, "%s rendered nothing (%s)" % (role, name)
+            # object_store declares only the namespace of an external store's Secrets.
+            assert docs or (role == "object_store" and name != "external"), "%s rendered nothing (%s)" % (role, name)
             assert not any(d["kind"] == "Secret" for d in docs), "Secrets must not be rendered"
             # Built-in kinds strictly (kubernetes-validate), HTTPRoutes against the Gateway API CRDs.
             problems = schema_check.validate_objects(docs, gateway_schemas, KUBERNETES_VERSION)
@@ -152,7 +153,7 @@ def test_rendered_manifests_validate_strict(tmp_path):
 def test_bad_inventory_fails_before_anything_is_applied(tmp_path):
     """argument_specs reject a wrong choice and name the variable; no cluster needed."""
     for role, var, value in [("postgresql", "postgresql_mode", "cluster"),
-                             ("minio", "minio_mode", "s3"),
+                             ("object_store", "object_store_backend", "s3"),
                              ("mlflow", "mlflow_artifacts_backend", "gcs"),
                              ("seaweedfs", "seaweedfs_replicas_bogus_type", None)]:
         extra = {"tracking_roles": [role], "mlops_namespace": "never-created"}
@@ -212,13 +213,14 @@ def test_k8s_generated_secret_generates_once_and_hides_values(k8s_cluster, k8s_n
 @pytest.mark.slow
 def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
     ns = _namespace()
-    extra = {"tracking_roles": ["minio"], "mlops_namespace": ns,
+    extra = {"tracking_roles": ["minio", "object_store"], "mlops_namespace": ns,
              "minio_ingress_enabled": True, "mlops_exposure": "ingress", "mlops_ingress_class": "traefik",
-             "minio_buckets": ["%s-%s" % (b, ns) for b in ("mlflow-artifacts", "models", "datasets", "experiments")],
-             "minio_versioned_buckets": ["models-%s" % ns],
-             "minio_bootstrap_endpoint_url": s3_server.endpoint_url,
-             "minio_bootstrap_access_key": s3_server.access_key,
-             "minio_bootstrap_secret_key": s3_server.secret_key}
+             "object_store_buckets": ["%s-%s" % (b, ns) for b in ("mlflow-artifacts", "models", "datasets",
+                                                                   "experiments")],
+             "object_store_versioned_buckets": ["models-%s" % ns],
+             "object_store_bootstrap_endpoint_url": s3_server.endpoint_url,
+             "object_store_bootstrap_access_key": s3_server.access_key,
+             "object_store_bootstrap_secret_key": s3_server.secret_key}
     try:
         first, second = _converge_twice(k8s_cluster, extra, ["minio-root", "mlops-s3"])
         root = _secret(k8s_cluster, ns, "minio-root")
@@ -242,7 +244,7 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
         _assert_restricted_and_admitted(k8s_cluster, ns, "app.kubernetes.io/name=minio")
         facts = _facts(second)
         assert facts["mlops_s3_endpoint_url"] == s3["AWS_ENDPOINT_URL"]
-        assert set(facts["mlops_s3_buckets"]) == set(extra["minio_buckets"])
+        assert set(facts["mlops_s3_buckets"]) == set(extra["object_store_buckets"])
         client = s3_server.client()
         assert client.get_bucket_versioning(Bucket="models-%s" % ns).get("Status") == "Enabled"
     finally:
@@ -252,23 +254,45 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
 @pytest.mark.k8s
 @pytest.mark.xdist_group("k8s")
 @pytest.mark.slow
-def test_minio_external_mode_writes_secret_only(k8s_cluster, s3_server):
+@pytest.mark.parametrize("keys_from", ["secret", "variables"])
+def test_object_store_external_writes_secret_and_buckets_only(k8s_cluster, s3_server, keys_from):
+    """mlops_object_store=external: no server role runs; the object_store role writes mlops-s3 from the
+    given keys (an existing Secret, or the variables) and creates the buckets on a real S3 server."""
     ns = _namespace()
-    extra = {"tracking_roles": ["minio"], "mlops_namespace": ns, "mlops_object_store": "external",
-             "minio_external_endpoint_url": s3_server.endpoint_url,
-             "minio_external_credentials_secret": "my-s3-keys",
-             "minio_buckets": ["ext-%s" % ns], "minio_versioned_buckets": []}
-    k8s_cluster.kubectl("create", "namespace", ns)
-    k8s_cluster.kubectl("-n", ns, "create", "secret", "generic", "my-s3-keys",
-                        "--from-literal=AWS_ACCESS_KEY_ID=%s" % s3_server.access_key,
-                        "--from-literal=AWS_SECRET_ACCESS_KEY=%s" % s3_server.secret_key)
+    extra = {"tracking_roles": ["object_store"], "mlops_namespace": ns, "mlops_object_store": "external",
+             "object_store_external_endpoint_url": s3_server.endpoint_url,
+             "object_store_region": "eu-central-1",
+             "object_store_buckets": ["ext-%s" % ns, "ext-models-%s" % ns],
+             "object_store_versioned_buckets": ["ext-models-%s" % ns]}
+    if keys_from == "secret":
+        extra.update(object_store_external_credentials_secret="my-s3-keys",
+                     object_store_external_access_key_key="user", object_store_external_secret_key_key="key")
+        k8s_cluster.kubectl("create", "namespace", ns)
+        k8s_cluster.kubectl("-n", ns, "create", "secret", "generic", "my-s3-keys",
+                            "--from-literal=user=%s" % s3_server.access_key,
+                            "--from-literal=key=%s" % s3_server.secret_key)
+    else:
+        extra.update(object_store_external_access_key=s3_server.access_key,
+                     object_store_external_secret_key=s3_server.secret_key)
     try:
-        _converge_twice(k8s_cluster, extra, ["mlops-s3"])
+        first, second = _converge_twice(k8s_cluster, extra, ["mlops-s3"])
+        assert s3_server.secret_key not in first.stdout + second.stdout
         s3 = _secret(k8s_cluster, ns, "mlops-s3")
-        assert s3["AWS_ENDPOINT_URL"] == s3_server.endpoint_url
-        assert s3["AWS_ACCESS_KEY_ID"] == s3_server.access_key
-        assert not _kjson(k8s_cluster, "-n", ns, "get", "statefulset")["items"]
-        assert "ext-%s" % ns in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
+        assert s3 == {"AWS_ACCESS_KEY_ID": s3_server.access_key, "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+                      "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_DEFAULT_REGION": "eu-central-1",
+                      "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
+        labels = _kjson(k8s_cluster, "-n", ns, "get", "secret", "mlops-s3")["metadata"]["labels"]
+        assert labels["app.kubernetes.io/part-of"] == "mlops-stack"
+        # No server: no StatefulSet, no Service; the namespace is the role's own.
+        assert not _kjson(k8s_cluster, "-n", ns, "get", "statefulset,service")["items"]
+        ns_labels = _kjson(k8s_cluster, "get", "namespace", ns)["metadata"]["labels"]
+        if keys_from == "variables":
+            assert ns_labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        client = s3_server.client()
+        assert {"ext-%s" % ns, "ext-models-%s" % ns} <= {b["Name"] for b in client.list_buckets()["Buckets"]}
+        assert client.get_bucket_versioning(Bucket="ext-models-%s" % ns).get("Status") == "Enabled"
+        facts = _facts(second)
+        assert facts["mlops_s3_endpoint_url"] == s3_server.endpoint_url
     finally:
         _cleanup(k8s_cluster, ns)
 
@@ -281,13 +305,13 @@ def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server,
     ns = _namespace()
     exp = "llm-traces-%s" % ns
     extra = {
-        "tracking_roles": ["seaweedfs", "postgresql", "mlflow"], "mlops_namespace": ns,
+        "tracking_roles": ["seaweedfs", "object_store", "postgresql", "mlflow"], "mlops_namespace": ns,
         "mlops_object_store": "seaweedfs",
-        "seaweedfs_buckets": ["sw-%s" % ns, "sw-models-%s" % ns],
-        "seaweedfs_versioned_buckets": ["sw-models-%s" % ns],
-        "seaweedfs_bootstrap_endpoint_url": s3_server.endpoint_url,
-        "seaweedfs_bootstrap_access_key": s3_server.access_key,
-        "seaweedfs_bootstrap_secret_key": s3_server.secret_key,
+        "object_store_buckets": ["sw-%s" % ns, "sw-models-%s" % ns],
+        "object_store_versioned_buckets": ["sw-models-%s" % ns],
+        "object_store_bootstrap_endpoint_url": s3_server.endpoint_url,
+        "object_store_bootstrap_access_key": s3_server.access_key,
+        "object_store_bootstrap_secret_key": s3_server.secret_key,
         "postgresql_database": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_username": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_extensions": [],

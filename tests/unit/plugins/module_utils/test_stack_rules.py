@@ -5,7 +5,7 @@ from ansible_collections.mlops.stack.plugins.module_utils.stack_rules import cro
 
 GOOD = {
     "mlops_object_store": "minio", "mlops_tls_enabled": True, "mlops_cluster_issuer": "mlops-selfsigned",
-    "minio_buckets": ["mlflow-artifacts", "models"], "minio_versioned_buckets": ["models"],
+    "object_store_buckets": ["mlflow-artifacts", "models"], "object_store_versioned_buckets": ["models"],
     "minio_ingress_enabled": False, "minio_ingress_host": "", "minio_root_password": "",
     "mlflow_ingress_enabled": True, "mlflow_ingress_host": "mlflow.mlops.local",
     "mlflow_artifacts_backend": "s3", "mlflow_artifacts_bucket": "mlflow-artifacts", "mlflow_replicas": 1,
@@ -39,9 +39,12 @@ def test_defaults_break_no_rule():
     ({"mlflow_experiments": [{"tags": {}}]}, "mlflow_experiments"),
     ({"mlflow_auth_enabled": True, "mlflow_auth_username": ""}, "mlflow_auth_username"),
     ({"mlflow_auth_password": "short"}, "mlflow_auth_password"),
-    ({"minio_versioned_buckets": ["other"]}, "minio_versioned_buckets"),
+    ({"object_store_versioned_buckets": ["other"]}, "object_store_versioned_buckets"),
     ({"minio_root_password": "short"}, "minio_root_password"),
-    ({"mlops_object_store": "external", "minio_external_endpoint_url": ""}, "minio_external_endpoint_url"),
+    ({"mlops_object_store": "external", "object_store_external_endpoint_url": ""}, "object_store_external_endpoint_url"),
+    ({"object_store_external_access_key": "ak", "object_store_external_secret_key": ""},
+     "object_store_external_secret_key"),
+    ({"mlops_object_store": "none"}, "mlflow_artifacts_backend"),
     ({"postgresql_mode": "external", "postgresql_external_host": ""}, "postgresql_external_host"),
     ({"postgresql_extensions": ["Bad-Name"]}, "postgresql_extensions"),
     ({"otel_collector_mlflow_version": "3.5.1"}, "otel_collector_mlflow_version"),
@@ -71,3 +74,21 @@ def test_published_mlflow_without_auth_is_warned_about():
     assert "without authentication" in exposure_warnings(dict(GOOD))[0]
     assert exposure_warnings(dict(GOOD, mlflow_auth_enabled=True)) == []
     assert exposure_warnings(dict(GOOD, mlops_exposure="none")) == []
+
+
+def test_none_store_with_pvc_artifacts_breaks_no_rule():
+    assert cross_field(dict(GOOD, mlops_object_store="none", mlflow_artifacts_backend="pvc")) == []
+
+
+@pytest.mark.parametrize("old,new", [
+    ("minio_external_endpoint_url", "object_store_external_endpoint_url"),
+    ("minio_external_credentials_secret", "object_store_external_credentials_secret"),
+    ("minio_external_region", "object_store_region"),
+    ("minio_buckets", "object_store_buckets"),
+    ("seaweedfs_bootstrap_endpoint_url", "object_store_bootstrap_endpoint_url"),
+    ("minio_mode", "mlops_object_store"),
+])
+def test_renamed_variables_are_refused_with_the_new_name(old, new):
+    found = cross_field(dict(GOOD), names={old: "x", "minio_name": "minio"})
+    assert [v for v, _t in found] == [old], found
+    assert new in found[0][1] and "no longer read" in found[0][1]
