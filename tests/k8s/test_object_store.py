@@ -8,6 +8,7 @@ bootstrap against the real local servers (pods never run on kwok).
 (The external backend: tests/k8s/test_tracking_roles.py.)
 """
 import json
+import types
 import uuid
 
 import pytest
@@ -70,5 +71,39 @@ def test_no_object_store_tracking_on_a_pvc(k8s_cluster, pg_server, mlflow_server
         table = "\n".join(validate.task_result("Show the stack status")["msg"])
         rows = [line.split()[0] for line in table.splitlines()[1:]]
         assert rows == ["postgresql", "mlflow"], table
+
+        # Teardown removes the enabled components' objects and keeps the data.
+        down = run_playbook(PLAYBOOKS / "teardown.yml", inventory=inv, timeout=900,
+                            extra_vars={"mlops_teardown_dir": str(tmp_path / "teardown")})
+        assert down.rc == 0, down.explain()
+        assert not _kjson(k8s_cluster, "-n", ns, "get", "deployment,statefulset")["items"]
+        assert _kjson(k8s_cluster, "-n", ns, "get", "pvc", "mlflow-artifacts")["metadata"]["name"]
+        assert sorted(p.name for p in (tmp_path / "teardown").iterdir() if p.is_dir()) == ["mlflow", "postgresql"]
     finally:
         k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize("store,dirs", [
+    ("none", {"postgresql", "mlflow"}),
+    ("external", {"object_store", "postgresql", "mlflow"}),
+])
+def test_render_follows_the_object_store(tmp_path, store, dirs):
+    """The GitOps tree (no cluster needed) holds only the enabled components: with none no object store and
+    MLflow's artifacts PVC; with external no server, the object_store role's namespace in namespaces/."""
+    extra = {"mlops_serving_enabled": False, "mlops_observability_enabled": False,
+             "mlops_certmanager_enabled": False, "mlops_gateway_create": False, "mlops_exposure": "none"}
+    if store == "external":
+        extra["object_store_external_endpoint_url"] = "https://s3.example.com"
+    no_cluster = types.SimpleNamespace(kubeconfig=str(tmp_path / "no-kubeconfig"), context="", gpu_nodes=[])
+    inv = site_inventory(tmp_path / "hosts.yml", no_cluster, object_store=store, extra=extra)
+    out = tmp_path / "gitops"
+    res = run_playbook(PLAYBOOKS / "render.yml", inventory=inv, timeout=600,
+                       extra_vars={"mlops_render_dir": str(out), "mlops_render_argocd": False})
+    assert res.rc == 0, res.explain()
+    assert {p.name for p in out.iterdir() if p.is_dir()} == dirs
+    mlflow = (out / "mlflow" / "resources.yaml").read_text()
+    if store == "none":
+        assert "mlflow-artifacts" in mlflow and "PersistentVolumeClaim" in mlflow and "mlops-s3" not in mlflow
+    else:
+        assert "mlops-s3" in mlflow and "--artifacts-destination=s3://mlflow-artifacts" in mlflow
+        assert "kind: Namespace" in (out / "object_store" / "resources.yaml").read_text()

@@ -118,8 +118,9 @@ def test_rendered_manifests_validate_strict(tmp_path):
                           "mlflow_artifacts_backend": "pvc", "mlops_storage_class": "fast"},
         "external": {"mlops_object_store": "external",
                      "object_store_external_endpoint_url": "https://s3.example.com",
+                     # The CNPG cluster in MLflow's namespace: MLflow reads its -app Secret there.
                      "postgresql_mode": "external", "postgresql_external_cnpg_cluster": "pgvector-cluster",
-                     "postgresql_external_namespace": "shared", "mlflow_replicas": 1},
+                     "mlflow_replicas": 1},
     }
     require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
     gateway_schemas = schema_check.load_crd_schemas(sorted(str(p) for p in gateway_api.CRD_DIR.glob("*.yaml")))
