@@ -41,7 +41,10 @@ Proved:
 6. a CloudNativePG password rotation (new password in ``pg-app``) needs no
    change by the collection (re-run changed=0) and reaches MLflow's pods;
 7. ``playbooks/teardown.yml`` leaves every pre-existing object and every CRD
-   in place.
+   in place;
+8. the other documented path, an admin Secret with CREATEDB
+   (``postgresql_external_admin_secret``), creates the database owned by the
+   app user, still without creating or changing any role.
 """
 import base64
 import copy
@@ -470,3 +473,41 @@ def test_teardown_keeps_every_preexisting_object_and_crd(field, k8s_cluster):
     assert field["crds_before"] <= set(k8s_cluster.kubectl("get", "crd", "-o", "name").stdout.split())
     # The stack's own objects are gone.
     assert ("Deployment", ns, "mlflow") not in after and ("Deployment", ns, "otel-collector") not in after
+
+
+def test_an_admin_with_createdb_creates_the_database_owned_by_app(field, k8s_cluster, tmp_path):
+    """The other documented path: postgresql_external_admin_secret names a role
+    that may create databases (here the server's superuser); the database is
+    created owned by the app user, still no role is created or changed and
+    MLflow still reads pg2-app."""
+    pg = field["pg"]
+    ns = "bf2-%s" % uuid.uuid4().hex[:8]
+    k8s_cluster.kubectl("create", "namespace", ns)
+    try:
+        objs = _cnpg_objects(ns, APP_PASSWORD, pg.port)
+        for obj in objs:
+            obj["metadata"]["name"] = obj["metadata"]["name"].replace(CNPG, "pg2", 1)
+        pg.execute("ALTER ROLE app PASSWORD '%s'" % APP_PASSWORD)
+        objs.append({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+                     "metadata": {"name": "pg2-superuser", "namespace": ns},
+                     "stringData": {"username": pg.user, "password": pg.password}})
+        k8s_cluster.apply_server_side(objs, field_manager="cloudnative-pg")
+        roles_before = _pg_state(pg)["roles"]
+        inv = site_inventory(tmp_path / "hosts.yml", k8s_cluster, extra={
+            "mlops_namespace": ns, "mlops_exposure": "none", "mlops_gateway_create": False,
+            "mlops_object_store": "none",
+            "postgresql_mode": "external", "postgresql_external_cnpg_cluster": "pg2",
+            "postgresql_external_admin_secret": "pg2-superuser",
+            "postgresql_bootstrap_enabled": True, "postgresql_bootstrap_host": pg.host,
+            "postgresql_bootstrap_port": pg.port, "postgresql_database": "mlflow2",
+            "mlflow_bootstrap_enabled": False, "mlflow_replicas": 1})
+        res = run_playbook(PLAYBOOKS / "tracking.yml", inventory=inv, timeout=900)
+        assert res.rc == 0, res.explain()
+        assert ("mlflow2", "app") in pg.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database")
+        assert _pg_state(pg)["roles"] == roles_before
+        assert pg.password not in res.stdout + res.stderr and APP_PASSWORD not in res.stdout + res.stderr
+        assert _secret(k8s_cluster, ns, "mlops-postgresql-mlflow")["credentials_secret"] == "pg2-app"
+        again = run_playbook(PLAYBOOKS / "tracking.yml", inventory=inv, timeout=900)
+        assert again.rc == 0 and again.changed() == 0, again.explain()
+    finally:
+        k8s_cluster.kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
