@@ -108,9 +108,15 @@ def test_credentials_from_the_owners_own_secret(pg_server, tmp_path):
     pg_server.execute("CREATE ROLE \"%s\" LOGIN NOCREATEDB NOCREATEROLE PASSWORD '%s'" % (owner, password))
     pg_server.execute('CREATE DATABASE "%s" OWNER "%s"' % (name, owner))
     uri = "postgresql://%s:%d/%s" % (pg_server.host, pg_server.port, name)  # as the role writes it
-    res = _run(container["command"], {"MLFLOW_BACKEND_STORE_URI": uri, "PGUSER": owner, "PGPASSWORD": password})
+    # With basic auth on, mlflow's secrets.yml writes the same credential-less
+    # URI into basic_auth.ini: the auth tables come from the same login.
+    ini = tmp_path / "basic_auth.ini"
+    ini.write_text("[mlflow]\ndefault_permission = READ\ndatabase_uri = %s\n"
+                   "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n" % uri)
+    res = _run(container["command"], {"MLFLOW_BACKEND_STORE_URI": uri, "PGUSER": owner, "PGPASSWORD": password,
+                                      "MLFLOW_AUTH_CONFIG_PATH": str(ini)})
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     assert password not in res.stdout + res.stderr
-    owners = {o for (o,) in pg_server.execute("SELECT tableowner FROM pg_tables WHERE schemaname = 'public'",
-                                              dbname=name)}
-    assert owners == {owner}
+    rows = pg_server.execute("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'", dbname=name)
+    assert {o for _t, o in rows} == {owner}
+    assert {"experiments", "users", "alembic_version_auth"} <= {t for t, _o in rows}
