@@ -24,6 +24,7 @@ CENSORED = "the output has been hidden"
 SECRET_TASKS = [
     ("minio", "secrets", {}, "Ensure the MinIO root credentials"),
     ("seaweedfs", "secrets", {}, "Ensure the SeaweedFS S3 keys"),
+    ("object_store", "secrets", {}, "Read the credentials Secret of the object store"),
     ("postgresql", "secrets", {}, "Ensure the PostgreSQL superuser Secret"),
     ("postgresql", "bootstrap", {"postgresql_mode": "external", "postgresql_external_admin_secret": "pg-admin",
                                  "postgresql_external_namespace": "db"}, "Read the external admin credentials"),
