@@ -271,9 +271,10 @@ actions:
   sample: [create database mlflow]
 missing_privileges:
   description:
-    - The planned changes that O(login_user) certainly may not make (no C(CREATEDB), no C(CREATEROLE),
-      not a member of the database owner's role), each naming the privilege it needs. Read before any
-      change, so a check-mode run can refuse a plan that a real run would only half apply.
+    - The planned changes that O(login_user) may not make, judged from its attributes and ownership (no
+      C(CREATEDB), no C(CREATEROLE), not a member of the database owner's role), each naming the privilege
+      it needs. Read before any change, so a check-mode run can refuse a plan that a real run would only
+      half apply. Extensions and grants through a grant option are not judged.
   returned: when O(state=present)
   type: list
   elements: str

@@ -197,6 +197,25 @@ def test_non_superuser_app_user(pg_server, tmp_path):
     # it may change what an owner may change ...
     res, task = run(tmp_path, dict(args, conn_limit=15))
     assert res.rc == 0 and task["changed"], res.explain()
+    # check mode (the preflight) reports what the login may not do, before any change
+    other = uniq("other")
+    res, task = run(tmp_path, dict(app, name=other, role={"name": user}), check=True)
+    assert res.rc == 0, res.explain()
+    assert task["missing_privileges"] == ["create database %s (needs CREATEDB)" % other], task
+    assert db_row(pg, other) is None
+    foreign = uniq("foreign")
+    pg.execute('CREATE DATABASE "%s"' % foreign)  # owned by the superuser, nothing granted to the app user
+    pg.execute('REVOKE ALL ON DATABASE "%s" FROM PUBLIC' % foreign)
+    foreign_args = dict(app, name=foreign, owner=pg.user, role={"name": user, "database_privileges": ["CONNECT"]})
+    res, task = run(tmp_path, foreign_args, check=True)
+    assert res.rc != 0 and "does not have CONNECT privilege" in task["msg"], task["msg"]
+    pg.execute('GRANT CONNECT ON DATABASE "%s" TO "%s"' % (foreign, user))
+    res, task = run(tmp_path, foreign_args, check=True)
+    assert res.rc == 0, res.explain()
+    assert [m.split(" (")[0] for m in task["missing_privileges"]] == [
+        "grant CREATE on schema public to %s" % user], task
+    res, task = run(tmp_path, dict(args, conn_limit=15), check=True)
+    assert task["missing_privileges"] == [], task
     # ... and a change needing a privilege it lacks fails naming it
     res, task = run(tmp_path, dict(app, name=uniq("other")))
     assert res.rc != 0

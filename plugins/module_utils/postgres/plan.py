@@ -229,13 +229,14 @@ def plan(current, desired):
 
 
 def missing_privileges(current, actions):
-    """The planned actions the login user certainly may not run, as readable strings.
+    """The planned actions the login user may not run, as readable strings.
 
     Decided from the login's attributes (superuser, CREATEDB, CREATEROLE) and
     its membership in the database owner's role, read before any change, so a
     check-mode run (the preflight) can refuse a plan before anything is written.
-    Grants through a grant option held without ownership are not seen (the
-    statement then fails by itself, naming the privilege).
+    Not judged: extensions (CREATE on the database may be granted to a
+    non-owner) and privileges held through a grant option without ownership;
+    those statements fail by themselves, naming the privilege.
     """
     if current.get("superuser"):
         return []
@@ -249,7 +250,7 @@ def missing_privileges(current, actions):
             lacking = False  # a role may set its own password
         elif kind in ("create_role", "comment_role", "alter_role", "alter_role_password"):
             lacking = not current.get("createrole")
-        elif kind in ("alter_owner", "alter_conn_limit", "grant_database", "grant_schema", "create_extension"):
+        elif kind in ("alter_owner", "alter_conn_limit", "grant_database", "grant_schema"):
             lacking = db.get("owned_by_login") is False
         else:
             lacking = False
