@@ -30,6 +30,9 @@ def site_inventory(path, cluster, s3=None, pg=None, mlflow=None, object_store="m
         "mlops_gateway_create": True,
         "mlops_gateway_class": "mlops-test",
         "mlops_gateway_namespace": "mlops-gateway",
+        # Published without basic auth, as a user with an authenticating
+        # proxy in front would ask (the default publishes only with auth).
+        "mlflow_ingress_enabled": True,
     }
     if s3 is not None:
         stack.update({

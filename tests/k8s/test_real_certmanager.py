@@ -50,7 +50,8 @@ def _env(cluster):
 def _extra(tmp):
     return {"mlops_manifest_dir": str(MIRROR), "certmanager_manifest_cache_dir": str(tmp / "download-cache"),
             "certmanager_wait_timeout": 180, "mlops_exposure": "ingress", "mlops_ingress_class": "nginx",
-            "minio_ingress_enabled": True, "mlops_gateway_class": gateway_api.TEST_CLASS}
+            "minio_ingress_enabled": True,
+            "mlflow_ingress_enabled": True, "mlops_gateway_class": gateway_api.TEST_CLASS}
 
 
 def _wait(what, fn, timeout=120):
