@@ -74,8 +74,11 @@ def playbook(name, inv, *extra, profile=False, as_json=False):
 
 
 def kubectl_apply(cluster, render_dir):
-    files = []
-    for comp in sorted(p for p in render_dir.iterdir() if p.is_dir() and p.name != "apps"):
+    # The tree's layout (docs/gitops.md): every Namespace in namespaces/, then
+    # per component its releases and its own objects; no Applications, no examples.
+    files = sorted((render_dir / "namespaces").glob("namespaces.yaml"))
+    for comp in sorted(p for p in render_dir.iterdir()
+                       if p.is_dir() and p.name not in ("apps", "examples", "namespaces")):
         # upstream*.yaml hold the CRDs and namespaces the rest needs.
         files += sorted(comp.glob("upstream*.yaml")) + sorted(comp.glob("resources.yaml"))
     cmd = [str(BIN / "kubectl"), "--kubeconfig", cluster.kubeconfig, "apply", "--server-side",
