@@ -64,7 +64,7 @@ def ours(cfg, env):
     """GET /version with the collection's client; the answer or the error."""
     try:
         client = Client(settings_from_params({"kubeconfig": cfg}, environ=env), timeout=10, environ=env,
-                           retry_total=0)
+                        retry_total=0)
         return client.request("GET", "/version")
     except K8sConnectionError as exc:
         return exc

@@ -47,8 +47,8 @@ def test_no_object_store_tracking_on_a_pvc(k8s_cluster, pg_server, mlflow_server
         assert roles == ["postgresql", "mlflow"], roles
         second = run_playbook(PLAYBOOKS / "site.yml", inventory=inv, timeout=1800)
         assert second.rc == 0, second.explain()
-        assert _changed_hosts(second) == {}, "second run changed: %s\n%s" % (_changed_hosts(second),
-                                                                           second.explain())
+        assert _changed_hosts(second) == {}, "second run changed: %s\n%s" % (
+            _changed_hosts(second), second.explain())
         secrets = {s["metadata"]["name"] for s in _kjson(k8s_cluster, "-n", ns, "get", "secret")["items"]}
         assert "mlops-s3" not in secrets and "mlops-postgresql-mlflow" in secrets, secrets
         assert not _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "-l",

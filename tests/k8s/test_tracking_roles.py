@@ -217,7 +217,7 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
     extra = {"tracking_roles": ["minio", "object_store"], "mlops_namespace": ns,
              "minio_ingress_enabled": True, "mlops_exposure": "ingress", "mlops_ingress_class": "traefik",
              "object_store_buckets": ["%s-%s" % (b, ns) for b in ("mlflow-artifacts", "models", "datasets",
-                                                                   "experiments")],
+                                                                  "experiments")],
              "object_store_versioned_buckets": ["models-%s" % ns],
              "object_store_bootstrap_endpoint_url": s3_server.endpoint_url,
              "object_store_bootstrap_access_key": s3_server.access_key,

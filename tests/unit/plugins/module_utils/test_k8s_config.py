@@ -63,7 +63,7 @@ def test_explicit_options_override_the_kubeconfig(tmp_path):
                        clusters=[{"name": "c", "cluster": {"server": "https://k:6443",
                                                            "certificate-authority-data": _b64("PEM")}}])
     s = settings_from_params({"kubeconfig": cfg, "host": "https://other:443", "api_key": "k",
-                                 "validate_certs": False, "ca_cert": "/etc/ca.pem"}, environ={})
+                              "validate_certs": False, "ca_cert": "/etc/ca.pem"}, environ={})
     assert (s.server, s.token, s.insecure, s.ca_file, s.ca_data) == ("https://other:443", "k", True,
                                                                      "/etc/ca.pem", None)
     alone = settings_from_params({"host": "https://h", "api_key": "x"}, environ={})

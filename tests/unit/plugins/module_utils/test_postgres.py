@@ -244,7 +244,7 @@ def test_missing_privileges_of_a_least_privileged_login():
     cur = current(existing_db(owner="postgres", owned_by_login=False),
                   existing_role(name="app", database_privileges=[], schema_privileges=[]), **app)
     keep_owner = desired_from_params(params(owner="postgres", role=role(name="app", password=None,
-                                                                          database_privileges=["CONNECT"])))
+                                                                        database_privileges=["CONNECT"])))
     assert [m.split(" (")[0] for m in missing_privileges(cur, plan(cur, keep_owner))] == [
         "grant CONNECT on database mlflow to app", "grant CREATE, USAGE on schema public to app"]
     # the recipe's result (owned by app): nothing to do, nothing missing
