@@ -142,8 +142,9 @@ def preflight_inv(tmp_path_factory, k8s_cluster):
 
 def _run(k8s_cluster, inv, playbook, values, tmp_path):
     mark = k8s_cluster.audit_mark()
-    extra = dict(copy.deepcopy(values), mlops_render_dir=str(tmp_path / "render"),
-                 mlops_teardown_dir=str(tmp_path / "teardown"))
+    extra = dict(copy.deepcopy(values), mlops_teardown_dir=str(tmp_path / "teardown"))
+    if playbook == "render.yml":  # the only playbook that writes manifests
+        extra["mlops_render_dir"] = str(tmp_path / "render")
     res = run_playbook(PLAYBOOKS / playbook, inventory=inv, extra_vars=extra, timeout=300)
     return res, k8s_cluster.audit_writes(mark)
 

@@ -77,6 +77,19 @@ def test_builder_never_touches_the_cluster(role):
             assert "render_path" in task[module], "%s applies to the cluster" % task.get("name")
 
 
+WRITERS = ("ansible.builtin.copy", "ansible.builtin.template", "ansible.builtin.file")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_main_only_deploys(role):
+    """Only playbooks/render.yml writes manifests: a role's main entry point
+    never writes files and never branches on a render directory."""
+    path = ROOT / "roles" / role / "tasks" / "main.yml"
+    assert "render_dir" not in path.read_text(), "%s branches on a render directory" % path.relative_to(ROOT)
+    for task in _tasks(path):
+        assert not any(k in task for k in WRITERS), "%s writes files (%s)" % (task.get("name"), path)
+
+
 def test_release_files_are_resolved_in_one_place():
     copies = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "roles").glob("*/tasks/fetch.yml"))
     assert not copies, "use mlops.stack.release_files instead of per-role fetch tasks: %s" % copies
