@@ -69,7 +69,7 @@ def s3_secret(cluster):
             "AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000", "AWS_DEFAULT_REGION": "us-east-1",
             "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
     cluster.apply_server_side({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                               "metadata": {"name": "mlops-s3", "namespace": "mlops"}, "stringData": data})
+                               "metadata": {"name": "mlops-s3-kserve", "namespace": "mlops"}, "stringData": data})
     return data
 
 

@@ -227,8 +227,8 @@ def test_the_tree_syncs_onto_an_empty_cluster_on_the_first_pass(cluster, invento
     # The Secrets the tree refers to and never carries.
     have = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in json.loads(
         cluster.kubectl("get", "secrets", "-A", "-o", "json").stdout)["items"]}
-    for ref in [("mlops", "minio-root"), ("mlops", "mlops-s3"), ("mlops", "postgresql-superuser"),
-                ("mlops", "mlops-postgresql-mlflow"), ("mlops-serving", "mlops-s3")]:
+    for ref in [("mlops", "minio-root"), ("mlops", "mlops-s3"), ("mlops", "mlops-s3-kserve"),
+                ("mlops", "postgresql-superuser"), ("mlops", "mlops-postgresql-mlflow"), ("mlops-serving", "mlops-s3")]:
         assert ref in have, (ref, sorted(have))
 
     applied = _sync(cluster, tree)

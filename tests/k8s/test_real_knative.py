@@ -108,7 +108,7 @@ def _s3_secret(cluster):
             "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
     cluster.kubectl("create", "namespace", "mlops", check=False)
     cluster.apply_server_side({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                               "metadata": {"name": "mlops-s3", "namespace": "mlops"}, "stringData": data})
+                               "metadata": {"name": "mlops-s3-kserve", "namespace": "mlops"}, "stringData": data})
 
 
 def _isvc(name, sched, **autoscaling):

@@ -24,8 +24,11 @@ STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
 @pytest.fixture(scope="module")
 def site_s3(tmp_path_factory):
     from tests.helpers import require
-    require(backend_available("seaweedfs"), "SeaweedFS (weed) not installed")
-    srv = start_s3(tmp_path_factory.mktemp("site-s3"), backend="seaweedfs")
+    # MinIO, the inventory's backend: the object_store role creates MLflow's and KServe's users through
+    # its admin API.
+    ok, reason = backend_available("minio")
+    require(ok, reason)
+    srv = start_s3(tmp_path_factory.mktemp("site-s3"), backend="minio")
     yield srv
     srv.stop()
 

@@ -40,6 +40,19 @@ def s3_server(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def minio_server(tmp_path_factory):
+    """A real MinIO for the minio backend's bootstrap: buckets and the
+    consumers' own users (admin API), which SeaweedFS has not."""
+    ok, reason = backend_available("minio")
+    require(ok, reason)
+    server = start_s3(tmp_path_factory.mktemp("trk-minio"), backend="minio")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def _env(cluster):
     return {"K8S_AUTH_KUBECONFIG": cluster.kubeconfig, "K8S_AUTH_CONTEXT": cluster.context,
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
@@ -100,6 +113,43 @@ def _assert_restricted_and_admitted(cluster, ns, selector):
     proc = cluster.kubectl("label", "namespace", ns, "--overwrite", "--dry-run=server",
                            "pod-security.kubernetes.io/enforce=restricted", check=False)
     assert "violate" not in (proc.stderr + proc.stdout), proc.stderr
+
+
+def _s3_client(server, secret):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=server.endpoint_url, region_name=secret["AWS_DEFAULT_REGION"],
+                        aws_access_key_id=secret["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=secret["AWS_SECRET_ACCESS_KEY"],
+                        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+
+def _denied(call, **kwargs):
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as err:
+        call(**kwargs)
+    assert err.value.response["Error"]["Code"] == "AccessDenied", err.value.response
+
+
+def _assert_least_privilege(server, mlflow_secret, kserve_secret, ns):
+    """With each consumer's own keys on the real MinIO: MLflow reads and writes its artifact bucket and
+    nothing else; KServe only reads (get, list) the artifact bucket."""
+    artifacts, datasets = "mlflow-artifacts-%s" % ns, "datasets-%s" % ns
+    mlflow, kserve = _s3_client(server, mlflow_secret), _s3_client(server, kserve_secret)
+    mlflow.put_object(Bucket=artifacts, Key="1/run/model/MLmodel", Body=b"flavors: {}")
+    assert mlflow.get_object(Bucket=artifacts, Key="1/run/model/MLmodel")["Body"].read() == b"flavors: {}"
+    mlflow.put_object(Bucket=artifacts, Key="scratch", Body=b"x")
+    mlflow.delete_object(Bucket=artifacts, Key="scratch")
+    _denied(mlflow.put_object, Bucket=datasets, Key="x", Body=b"x")
+    _denied(mlflow.list_objects_v2, Bucket=datasets)
+    _denied(mlflow.get_object, Bucket=datasets, Key="x")
+    assert kserve.get_object(Bucket=artifacts, Key="1/run/model/MLmodel")["Body"].read() == b"flavors: {}"
+    keys = [o["Key"] for o in kserve.list_objects_v2(Bucket=artifacts).get("Contents", [])]
+    assert keys == ["1/run/model/MLmodel"]
+    _denied(kserve.put_object, Bucket=artifacts, Key="1/run/model/evil", Body=b"x")
+    _denied(kserve.delete_object, Bucket=artifacts, Key="1/run/model/MLmodel")
+    _denied(kserve.put_object, Bucket=datasets, Key="x", Body=b"x")
+    assert mlflow.get_object(Bucket=artifacts, Key="1/run/model/MLmodel")["ContentLength"] == 11
 
 
 def _cleanup(cluster, ns):
@@ -212,25 +262,43 @@ def test_k8s_generated_secret_generates_once_and_hides_values(k8s_cluster, k8s_n
 @pytest.mark.k8s
 @pytest.mark.xdist_group("k8s")
 @pytest.mark.slow
-def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
+def test_minio_converges_and_is_idempotent(k8s_cluster, minio_server):
+    """Backend minio on a real MinIO: MLflow and KServe get their own users (never the root key), MLflow's
+    read-write on its artifact bucket only, KServe's read-only on the artifact and model buckets."""
     ns = _namespace()
     extra = {"tracking_roles": ["minio", "object_store"], "mlops_namespace": ns,
              "minio_ingress_enabled": True, "mlops_exposure": "ingress", "mlops_ingress_class": "traefik",
              "object_store_buckets": ["%s-%s" % (b, ns) for b in ("mlflow-artifacts", "models", "datasets",
                                                                   "experiments")],
              "object_store_versioned_buckets": ["models-%s" % ns],
-             "object_store_bootstrap_endpoint_url": s3_server.endpoint_url,
-             "object_store_bootstrap_access_key": s3_server.access_key,
-             "object_store_bootstrap_secret_key": s3_server.secret_key}
+             "object_store_consumers": {
+                 "mlflow": {"secret": "mlops-s3", "buckets_rw": ["mlflow-artifacts-%s" % ns], "buckets_ro": []},
+                 "kserve": {"secret": "mlops-s3-kserve", "buckets_rw": [],
+                            "buckets_ro": ["mlflow-artifacts-%s" % ns, "models-%s" % ns]}},
+             "object_store_bootstrap_endpoint_url": minio_server.endpoint_url,
+             "object_store_bootstrap_access_key": minio_server.access_key,
+             "object_store_bootstrap_secret_key": minio_server.secret_key}
     try:
-        first, second = _converge_twice(k8s_cluster, extra, ["minio-root", "mlops-s3"])
+        first, second = _converge_twice(k8s_cluster, extra, ["minio-root", "mlops-s3", "mlops-s3-kserve",
+                                                            "minio-user-mlflow", "minio-user-kserve"])
         root = _secret(k8s_cluster, ns, "minio-root")
         s3 = _secret(k8s_cluster, ns, "mlops-s3")
+        kserve = _secret(k8s_cluster, ns, "mlops-s3-kserve")
         assert len(root["MINIO_ROOT_PASSWORD"]) == 40 and len(root["MINIO_ROOT_USER"]) == 20
-        assert s3["AWS_ACCESS_KEY_ID"] == root["MINIO_ROOT_USER"]
-        assert s3["AWS_SECRET_ACCESS_KEY"] == root["MINIO_ROOT_PASSWORD"]
-        assert s3["AWS_ENDPOINT_URL"] == "http://minio.%s.svc:9000" % ns
-        assert (s3["S3_USE_HTTPS"], s3["S3_VERIFY_SSL"]) == ("0", "0")
+        for sec, consumer in ((s3, "mlflow"), (kserve, "kserve")):
+            # The consumer's own keys, generated once; no root key (the server's nor the bootstrap's).
+            user = _secret(k8s_cluster, ns, "minio-user-%s" % consumer)
+            assert (sec["AWS_ACCESS_KEY_ID"], sec["AWS_SECRET_ACCESS_KEY"]) == (user["access_key"], user["secret_key"])
+            for root_key in (root["MINIO_ROOT_USER"], root["MINIO_ROOT_PASSWORD"],
+                             minio_server.access_key, minio_server.secret_key):
+                assert root_key not in sec.values()
+            assert sec["AWS_ENDPOINT_URL"] == "http://minio.%s.svc:9000" % ns
+            assert (sec["S3_USE_HTTPS"], sec["S3_VERIFY_SSL"]) == ("0", "0")
+        assert s3["AWS_ACCESS_KEY_ID"] != kserve["AWS_ACCESS_KEY_ID"]
+        for res in (first, second):
+            for value in (s3["AWS_SECRET_ACCESS_KEY"], kserve["AWS_SECRET_ACCESS_KEY"], root["MINIO_ROOT_PASSWORD"]):
+                assert value not in res.stdout
+        _assert_least_privilege(minio_server, s3, kserve, ns)
         sts = _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "minio")
         assert sts["status"].get("readyReplicas") == 1
         assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "cgr.dev/chainguard/minio:latest"
@@ -246,7 +314,7 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, s3_server):
         facts = _facts(second)
         assert facts["mlops_s3_endpoint_url"] == s3["AWS_ENDPOINT_URL"]
         assert set(facts["mlops_s3_buckets"]) == set(extra["object_store_buckets"])
-        client = s3_server.client()
+        client = minio_server.client()
         assert client.get_bucket_versioning(Bucket="models-%s" % ns).get("Status") == "Enabled"
     finally:
         _cleanup(k8s_cluster, ns)

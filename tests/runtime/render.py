@@ -94,4 +94,8 @@ def stack_secrets(objs, object_store="minio"):
     out["mlops-s3"] = {"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": pw,
                        "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
                        "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
+    # KServe's Secret (kserve_s3_source_secret_name). The runtime tests start the servers with their root
+    # keys only; the least-privileged users are proven in tests/k8s/test_tracking_roles.py and
+    # tests/integration/test_s3_user.py.
+    out["mlops-s3-kserve"] = dict(out["mlops-s3"])
     return out

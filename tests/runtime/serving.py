@@ -74,7 +74,7 @@ def storage_initializer_container(objs, storage_uri):
     s3_config = json.loads(cfg["credentials"])["s3"]
     sa = render.find(objs, "ServiceAccount", "kserve-s3")
     secret_name = sa["secrets"][0]["name"]
-    # The kserve role copies mlops-s3 into the serving namespace with the
+    # The kserve role copies mlops-s3-kserve into the serving namespace (as mlops-s3) with the
     # ServiceAccount's annotations (tasks/main.yml), which KServe reads.
     annotations = sa["metadata"].get("annotations", {})
     return {

@@ -157,7 +157,7 @@ def test_registered_model_answers_inference_like_the_trained_one(
     provision.chmod(0o777)
     for parent in list(provision.parents)[:2]:
         parent.chmod(0o755)
-    init = serving.start_storage_initializer(node, tracking_objs, uri, stack_secrets["mlops-s3"], provision,
+    init = serving.start_storage_initializer(node, tracking_objs, uri, stack_secrets["mlops-s3-kserve"], provision,
                                              tmp_path_factory.mktemp("journey-init"))
     assert init.wait_exit(300) == 0, "storage initializer failed; log:\n%s" % init.log()
     assert (provision / "MLmodel").is_file(), sorted(p.name for p in provision.iterdir())

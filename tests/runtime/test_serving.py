@@ -51,7 +51,7 @@ def test_storage_initializer_fetches_and_mlserver_serves_the_model(
     for parent in list(provision.parents)[:2]:
         parent.chmod(0o755)
     init = serving.start_storage_initializer(
-        node, tracking_objs, "s3://models/%s/1" % ISVC, stack_secrets["mlops-s3"], provision,
+        node, tracking_objs, "s3://models/%s/1" % ISVC, stack_secrets["mlops-s3-kserve"], provision,
         tmp_path_factory.mktemp("pod-storage-init"))
     say_differences(images.storage_initializer(init.container["image"]))
     assert init.wait_exit(300) == 0, "storage initializer failed; log:\n%s" % init.log()
