@@ -280,7 +280,7 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, minio_server):
              "object_store_bootstrap_secret_key": minio_server.secret_key}
     try:
         first, second = _converge_twice(k8s_cluster, extra, ["minio-root", "mlops-s3", "mlops-s3-kserve",
-                                                            "minio-user-mlflow", "minio-user-kserve"])
+                                                             "minio-user-mlflow", "minio-user-kserve"])
         root = _secret(k8s_cluster, ns, "minio-root")
         s3 = _secret(k8s_cluster, ns, "mlops-s3")
         kserve = _secret(k8s_cluster, ns, "mlops-s3-kserve")
