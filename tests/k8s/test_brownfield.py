@@ -58,6 +58,7 @@ import uuid
 import pytest
 
 from tests.helpers import require
+from tests.k8s.llama_stack import llama_stack_deployment
 from tests.k8s.site_env import ROOT, site_inventory
 from tests.playbook import run_playbook
 from tests.servers.mlflow import find_mlflow
@@ -82,34 +83,10 @@ VOLATILE = {"events", "events.events.k8s.io", "leases.coordination.k8s.io", "end
 # -- the brown field -------------------------------------------------------
 
 def _llama_stack(ns):
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "llama-stack", "namespace": ns, "labels": {"app": "llama-stack"}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "llama-stack"}},
-            "template": {
-                "metadata": {"labels": {"app": "llama-stack"}},
-                "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1001,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "server",
-                        "image": "docker.io/llamastack/distribution-ollama:0.2.23",
-                        "args": ["--port", "8321"],
-                        "env": [{"name": "INFERENCE_MODEL", "value": "llama3.2:3b"},
-                                {"name": "LLAMA_API_KEY", "value": LLAMA_KEY},
-                                {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {
-                                    "name": "%s-app" % CNPG, "key": "password"}}}],
-                        "ports": [{"containerPort": 8321}],
-                        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]}},
-                    }],
-                },
-            },
-        },
-    }
+    return llama_stack_deployment(ns, [
+        {"name": "INFERENCE_MODEL", "value": "llama3.2:3b"},
+        {"name": "LLAMA_API_KEY", "value": LLAMA_KEY},
+        {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "%s-app" % CNPG, "key": "password"}}}])
 
 
 def _cnpg_objects(ns, password, port):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.k8s.llama_stack import RESTRICTED, llama_stack_deployment
 from tests.playbook import run_playbook
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]
@@ -35,39 +36,11 @@ def _env(cluster):
 
 
 def _llama_stack(ns):
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "llama-stack", "namespace": ns, "labels": {"app": "llama-stack"}},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "llama-stack"}},
-            "template": {
-                "metadata": {"labels": {"app": "llama-stack"}},
-                "spec": {
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1001,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
-                    "containers": [{
-                        "name": "server",
-                        "image": "docker.io/llamastack/distribution-ollama:0.2.23",
-                        "args": ["--port", "8321"],
-                        "env": [{"name": "INFERENCE_MODEL", "value": "llama3.2:3b"},
-                                {"name": "LLAMA_API_KEY", "value": LLAMA_KEY},
-                                {"name": "OTEL_SERVICE_NAME", "value": "old-name"}],
-                        "ports": [{"containerPort": 8321}],
-                        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]}},
-                    }, {
-                        "name": "sidecar",
-                        "image": "docker.io/library/busybox:1.37",
-                        "env": [{"name": "KEEP", "value": "me"}],
-                        "securityContext": {"allowPrivilegeEscalation": False,
-                                            "capabilities": {"drop": ["ALL"]}},
-                    }],
-                },
-            },
-        },
-    }
+    sidecar = {"name": "sidecar", "image": "docker.io/library/busybox:1.37", "env": [{"name": "KEEP", "value": "me"}],
+               "securityContext": dict(RESTRICTED)}
+    return llama_stack_deployment(ns, [{"name": "INFERENCE_MODEL", "value": "llama3.2:3b"},
+                                       {"name": "LLAMA_API_KEY", "value": LLAMA_KEY},
+                                       {"name": "OTEL_SERVICE_NAME", "value": "old-name"}], [sidecar])
 
 
 def _vars(ns, **kw):
