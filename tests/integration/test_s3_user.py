@@ -17,8 +17,8 @@ from botocore.exceptions import ClientError
 
 from tests.helpers import require
 from tests.playbook import run_playbook, write_playbook
-from tests.servers.bins import free_port, wait_for_port
-from tests.servers.s3 import S3Server, _spawn, _wait_list_buckets, backend_available, weed_bin
+from tests.servers.bins import wait_for_port
+from tests.servers.s3 import S3Server, _wait_list_buckets, backend_available, spawn_seaweedfs
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("s3")]
 
@@ -286,25 +286,11 @@ def test_minio_builtin_policy_calls(minio_server):
 
 def start_seaweedfs(tmp, config_path, admin_key, admin_secret, timeout=90):
     """SeaweedFS with the identity file *config_path* (as the role's pod starts it)."""
-    weed = weed_bin()
-    data = tmp / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    ports = {k: free_port() for k in ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc",
-                                      "s3", "s3_grpc")}
-    cmd = [
-        weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=%s" % data,
-        "-master.port=%d" % ports["master"], "-master.port.grpc=%d" % ports["master_grpc"],
-        "-master.volumeSizeLimitMB=64", "-volume.max=20",
-        "-volume.port=%d" % ports["volume"], "-volume.port.grpc=%d" % ports["volume_grpc"],
-        "-filer", "-filer.port=%d" % ports["filer"], "-filer.port.grpc=%d" % ports["filer_grpc"],
-        "-s3", "-s3.port=%d" % ports["s3"], "-s3.port.grpc=%d" % ports["s3_grpc"],
-        "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=%s" % config_path,
-    ]
-    proc = _spawn(cmd, tmp / "weed.log", cwd=str(tmp))
-    server = S3Server("seaweedfs", proc, "http://127.0.0.1:%d" % ports["s3"], admin_key, admin_secret, tmp,
+    proc, port = spawn_seaweedfs(tmp, config_path)
+    server = S3Server("seaweedfs", proc, "http://127.0.0.1:%d" % port, admin_key, admin_secret, tmp,
                       tmp / "weed.log")
     try:
-        wait_for_port(ports["s3"], timeout=timeout, proc=proc)
+        wait_for_port(port, timeout=timeout, proc=proc)
         _wait_list_buckets(server, timeout)
     except BaseException:
         server.stop()

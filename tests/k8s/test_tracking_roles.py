@@ -27,30 +27,28 @@ KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
 ROLES = ["minio", "seaweedfs", "object_store", "postgresql", "mlflow"]
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """A real SeaweedFS S3 server for the bucket bootstrap (tests/integration's
-    fixture of the same name is not visible from tests/k8s)."""
-    ok, reason = backend_available("seaweedfs")
+def _s3(tmp_path_factory, backend):
+    ok, reason = backend_available(backend)
     require(ok, reason)
-    server = start_s3(tmp_path_factory.mktemp("trk-s3"), backend="seaweedfs")
+    server = start_s3(tmp_path_factory.mktemp("trk-%s" % backend), backend=backend)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real SeaweedFS S3 server for the bucket bootstrap (tests/integration's
+    fixture of the same name is not visible from tests/k8s)."""
+    yield from _s3(tmp_path_factory, "seaweedfs")
 
 
 @pytest.fixture(scope="session")
 def minio_server(tmp_path_factory):
     """A real MinIO for the minio backend's bootstrap: buckets and the
     consumers' own users (admin API), which SeaweedFS has not."""
-    ok, reason = backend_available("minio")
-    require(ok, reason)
-    server = start_s3(tmp_path_factory.mktemp("trk-minio"), backend="minio")
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _s3(tmp_path_factory, "minio")
 
 
 def _env(cluster):

@@ -166,11 +166,6 @@ def _spawn(cmd, log_path, env=None, cwd=None):
 
 
 def _start_seaweedfs(tmp, access_key, secret_key):
-    weed = weed_bin()
-    if not weed:
-        raise S3ServerError(backend_available("seaweedfs")[1])
-    data = tmp / "data"
-    data.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "s3.json"
     cfg.write_text(json.dumps({"identities": [{
         "name": "admin",
@@ -178,6 +173,17 @@ def _start_seaweedfs(tmp, access_key, secret_key):
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }]}))
     cfg.chmod(0o600)
+    return spawn_seaweedfs(tmp, cfg)
+
+
+def spawn_seaweedfs(tmp, config_path):
+    """`weed server` (master, volume, filer, S3) on 127.0.0.1 with the identity
+    file *config_path*, data under *tmp*: (process, S3 port)."""
+    weed = weed_bin()
+    if not weed:
+        raise S3ServerError(backend_available("seaweedfs")[1])
+    data = tmp / "data"
+    data.mkdir(parents=True, exist_ok=True)
     ports = {k: free_port() for k in (
         "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")}
     cmd = [
@@ -187,7 +193,7 @@ def _start_seaweedfs(tmp, access_key, secret_key):
         "-volume.port=%d" % ports["volume"], "-volume.port.grpc=%d" % ports["volume_grpc"],
         "-filer", "-filer.port=%d" % ports["filer"], "-filer.port.grpc=%d" % ports["filer_grpc"],
         "-s3", "-s3.port=%d" % ports["s3"], "-s3.port.grpc=%d" % ports["s3_grpc"],
-        "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=%s" % cfg,
+        "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config=%s" % config_path,
     ]
     proc = _spawn(cmd, tmp / "weed.log", cwd=str(tmp))
     return proc, ports["s3"]
