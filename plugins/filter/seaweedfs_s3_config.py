@@ -34,10 +34,18 @@ options:
     description:
       - Extra identities, each a dict with C(name), C(access_key) (default the name), C(secret_key),
         C(buckets_rw) and C(buckets_ro) (lists of bucket names; a bucket in both is read-write).
+      - Or a dict of user name to C(buckets_rw)/C(buckets_ro) (the shape of the roles' C(seaweedfs_users)
+        and C(object_store_consumers), whose C(secret) key is ignored), with the keys in O(user_keys).
       - Names and access keys must be unique (including the admin identity's).
-    type: list
-    elements: dict
+    type: raw
     default: []
+    version_added: 0.2.0
+  user_keys:
+    description:
+      - With O(users) as a dict, the keys of each user - user name to a dict with C(access_key) and
+        C(secret_key).
+    type: dict
+    default: {}
     version_added: 0.2.0
 """
 
@@ -53,6 +61,14 @@ EXAMPLES = r"""
       {{ access_key | mlops.stack.seaweedfs_s3_config(secret_key, users=[
            {'name': 'mlflow', 'secret_key': mlflow_secret, 'buckets_rw': ['mlflow-artifacts', 'models']},
            {'name': 'kserve', 'secret_key': kserve_secret, 'buckets_ro': ['models']}]) }}
+  no_log: true
+
+- name: The same from a mapping, with keys generated elsewhere
+  ansible.builtin.set_fact:
+    s3_json: >-
+      {{ access_key | mlops.stack.seaweedfs_s3_config(secret_key,
+           users={'mlflow': {'buckets_rw': ['mlflow-artifacts']}, 'kserve': {'buckets_ro': ['models']}},
+           user_keys={'mlflow': mlflow_keys, 'kserve': kserve_keys}) }}
   no_log: true
 """
 
@@ -72,11 +88,13 @@ from ansible_collections.mlops.stack.plugins.module_utils.s3.seaweedfs_identitie
 ACTIONS = ADMIN_ACTIONS
 
 
-def seaweedfs_s3_config(access_key, secret_key, name="mlops", users=None):
+def seaweedfs_s3_config(access_key, secret_key, name="mlops", users=None, user_keys=None):
     if not access_key or not secret_key:
         raise AnsibleFilterError("seaweedfs_s3_config: access key and secret key are required")
+    if users is not None and not isinstance(users, (list, dict)):
+        raise AnsibleFilterError("seaweedfs_s3_config: users must be a list or a dict, got %s" % type(users).__name__)
     try:
-        doc = s3_config(access_key, secret_key, name=name, users=users)
+        doc = s3_config(access_key, secret_key, name=name, users=users, user_keys=user_keys)
     except S3Error as exc:
         raise AnsibleFilterError("seaweedfs_s3_config: %s" % exc)
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))

@@ -12,6 +12,8 @@ enabled, value rejected earlier) is skipped. Each rule yields
 
 from ansible.module_utils.compat.version import LooseVersion
 
+from ansible_collections.mlops.stack.plugins.module_utils.s3.consumers import consumer_problems
+
 
 def _get(values, *names):
     return [values.get(n) for n in names]
@@ -74,6 +76,16 @@ def _object_store(values):
         if bool(values["object_store_external_access_key"]) != bool(values["object_store_external_secret_key"]):
             yield ("object_store_external_secret_key",
                    "set both object_store_external_access_key and object_store_external_secret_key, or neither")
+    store = values.get("mlops_object_store")
+    consumers = values.get("object_store_consumers")
+    if consumers is not None and store in ("minio", "seaweedfs", "external"):
+        # The buckets the bootstrap creates must include every consumer's (without it they are the operator's).
+        created = buckets if values.get("object_store_bootstrap_enabled", True) else None
+        for problem in consumer_problems(consumers, buckets=created, secret_required=True):
+            yield "object_store_consumers", problem
+    if values.get("seaweedfs_users") is not None and store == "seaweedfs":
+        for problem in consumer_problems(values["seaweedfs_users"], variable="seaweedfs_users"):
+            yield "seaweedfs_users", problem
     for key, minimum in (("minio_root_user", 3), ("minio_root_password", 8), ("seaweedfs_access_key", 3),
                          ("seaweedfs_secret_key", 8)):
         secret = values.get(key)

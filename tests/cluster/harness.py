@@ -32,6 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.servers.bins import free_ports
+
 from . import kubeconfig as kcfg
 from . import netns, objects, pki
 
@@ -91,13 +93,6 @@ def kwok_stages_file():
 
 def default_dir(name="default"):
     return CACHE / "run" / ("cluster-" + name)
-
-
-def free_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pid_alive(pid):
@@ -288,8 +283,8 @@ class Supervisor:
             stages = kwok_stages_leaving(stages, self.dir / "kwok-stages.yaml", self.local_pods)
         ca, certs = self.write_pki()
         p = self.dir / "pki"
-        ports = {k: free_port() for k in ("etcd", "etcd_peer", "apiserver", "controller_manager",
-                                          "scheduler", "kwok")}
+        names = ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
+        ports = dict(zip(names, free_ports(len(names))))
         if self.listener:
             ports["apiserver"] = self.listener.getsockname()[1]
         server = "https://127.0.0.1:%d" % ports["apiserver"]

@@ -17,8 +17,7 @@ from botocore.exceptions import ClientError
 
 from tests.helpers import require
 from tests.playbook import run_playbook, write_playbook
-from tests.servers.bins import wait_for_port
-from tests.servers.s3 import S3Server, _wait_list_buckets, backend_available, spawn_seaweedfs
+from tests.servers.s3 import backend_available, start_seaweedfs_with
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("s3")]
 
@@ -284,20 +283,6 @@ def test_minio_builtin_policy_calls(minio_server):
 
 # -------------------------------------------------------------- SeaweedFS --
 
-def start_seaweedfs(tmp, config_path, admin_key, admin_secret, timeout=90):
-    """SeaweedFS with the identity file *config_path* (as the role's pod starts it)."""
-    proc, port = spawn_seaweedfs(tmp, config_path)
-    server = S3Server("seaweedfs", proc, "http://127.0.0.1:%d" % port, admin_key, admin_secret, tmp,
-                      tmp / "weed.log")
-    try:
-        wait_for_port(port, timeout=timeout, proc=proc)
-        _wait_list_buckets(server, timeout)
-    except BaseException:
-        server.stop()
-        raise
-    return server
-
-
 @pytest.fixture(scope="module")
 def seaweed_users(tmp_path_factory):
     """SeaweedFS started with an s3.json rendered by the filter (through ansible-playbook) with two users."""
@@ -318,7 +303,7 @@ def seaweed_users(tmp_path_factory):
     render_identity_file(tmp, config, creds["admin"], users)
     doc = json.loads(config.read_text())
     assert [i["name"] for i in doc["identities"]] == ["mlops", "mlflow", "kserve"]
-    server = start_seaweedfs(tmp, config, *creds["admin"])
+    server = start_seaweedfs_with(tmp, config, *creds["admin"])
     try:
         admin = server.client()
         for name in names.values():
@@ -409,7 +394,7 @@ def test_seaweedfs_user_removed_from_the_file(tmp_path):
         return run_tasks(tmp_path, [t])
 
     render_identity_file(tmp_path, config, admin, [mlflow, kserve])
-    srv = start_seaweedfs(tmp_path, config, *admin)
+    srv = start_seaweedfs_with(tmp_path, config, *admin)
     try:
         srv.client().create_bucket(Bucket=bucket)
         user_client(srv, mlflow["access_key"], mlflow["secret_key"]).put_object(Bucket=bucket, Key="m", Body=b"v")
@@ -419,7 +404,7 @@ def test_seaweedfs_user_removed_from_the_file(tmp_path):
         srv.stop()
 
     render_identity_file(tmp_path, config, admin, [mlflow])
-    srv = start_seaweedfs(tmp_path, config, *admin)   # same data directory: the bucket and object survive
+    srv = start_seaweedfs_with(tmp_path, config, *admin)   # same data directory: the bucket and object survive
     try:
         res = verify("absent")
         assert res.failed() == 0 and res.task_result("Verify kserve")["verified"] == [

@@ -52,6 +52,10 @@ CROSS_FIELD = [
     ({"mlflow_auth_password": "short"}, "mlflow_auth_password"),
     ({"mlflow_artifacts_bucket": "not-created"}, "mlflow_artifacts_bucket"),
     ({"object_store_versioned_buckets": ["elsewhere"]}, "object_store_versioned_buckets"),
+    # No Secret named (the test inventory has no bootstrap, so buckets are not compared).
+    ({"object_store_consumers": {"mlflow": {"buckets_rw": ["mlflow-artifacts"]}}}, "object_store_consumers"),
+    ({"mlops_object_store": "seaweedfs", "seaweedfs_users": {"mlflow": {"buckets": ["mlflow-artifacts"]}}},
+     "seaweedfs_users"),
     ({"minio_external_endpoint_url": "https://s3.example.com"}, "minio_external_endpoint_url"),
     ({"minio_root_password": "short"}, "minio_root_password"),
     ({"postgresql_mode": "external", "postgresql_external_host": ""}, "postgresql_external_host"),

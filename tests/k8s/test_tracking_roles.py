@@ -7,6 +7,7 @@ run on kwok, so every bootstrap step is pointed at the real local servers
 (S3, PostgreSQL, MLflow) through the roles' ``<role>_bootstrap_*`` variables.
 """
 import base64
+import hashlib
 import json
 import sys
 import uuid
@@ -19,7 +20,7 @@ from ansible_collections.mlops.stack.plugins.module_utils import schema_check
 from tests.cluster import gateway_api
 from tests.helpers import require
 from tests.playbook import run_playbook
-from tests.servers.s3 import backend_available, start_s3
+from tests.servers.s3 import backend_available, start_s3, start_seaweedfs_with
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 CONVERGE = PLAYBOOKS / "tracking_converge.yml"
@@ -129,10 +130,10 @@ def _denied(call, **kwargs):
     assert err.value.response["Error"]["Code"] == "AccessDenied", err.value.response
 
 
-def _assert_least_privilege(server, mlflow_secret, kserve_secret, ns):
-    """With each consumer's own keys on the real MinIO: MLflow reads and writes its artifact bucket and
-    nothing else; KServe only reads (get, list) the artifact bucket."""
-    artifacts, datasets = "mlflow-artifacts-%s" % ns, "datasets-%s" % ns
+def _assert_least_privilege(server, mlflow_secret, kserve_secret, suffix=""):
+    """With each consumer's own keys on the real server: MLflow reads and writes its artifact bucket and
+    nothing else; KServe only reads (get, list) the artifact bucket (bucket names end in *suffix*)."""
+    artifacts, datasets = "mlflow-artifacts" + suffix, "datasets" + suffix
     mlflow, kserve = _s3_client(server, mlflow_secret), _s3_client(server, kserve_secret)
     mlflow.put_object(Bucket=artifacts, Key="1/run/model/MLmodel", Body=b"flavors: {}")
     assert mlflow.get_object(Bucket=artifacts, Key="1/run/model/MLmodel")["Body"].read() == b"flavors: {}"
@@ -148,6 +149,16 @@ def _assert_least_privilege(server, mlflow_secret, kserve_secret, ns):
     _denied(kserve.delete_object, Bucket=artifacts, Key="1/run/model/MLmodel")
     _denied(kserve.put_object, Bucket=datasets, Key="x", Body=b"x")
     assert mlflow.get_object(Bucket=artifacts, Key="1/run/model/MLmodel")["ContentLength"] == 11
+
+
+def _seaweedfs_from_secret(tmp_path, secret):
+    """A real SeaweedFS started with the identity file of the role's Secret, as its pod is."""
+    ok, reason = backend_available("seaweedfs")
+    require(ok, reason)
+    config = tmp_path / "s3.json"
+    config.write_text(secret["s3.json"])
+    config.chmod(0o600)
+    return start_seaweedfs_with(tmp_path, config, secret["access_key"], secret["secret_key"])
 
 
 def _cleanup(cluster, ns):
@@ -296,7 +307,7 @@ def test_minio_converges_and_is_idempotent(k8s_cluster, minio_server):
         for res in (first, second):
             for value in (s3["AWS_SECRET_ACCESS_KEY"], kserve["AWS_SECRET_ACCESS_KEY"], root["MINIO_ROOT_PASSWORD"]):
                 assert value not in res.stdout
-        _assert_least_privilege(minio_server, s3, kserve, ns)
+        _assert_least_privilege(minio_server, s3, kserve, "-" + ns)
         sts = _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "minio")
         assert sts["status"].get("readyReplicas") == 1
         assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "cgr.dev/chainguard/minio:latest"
@@ -330,7 +341,10 @@ def test_object_store_external_writes_secret_and_buckets_only(k8s_cluster, s3_se
              "object_store_external_endpoint_url": s3_server.endpoint_url,
              "object_store_region": "eu-central-1",
              "object_store_buckets": ["ext-%s" % ns, "ext-models-%s" % ns],
-             "object_store_versioned_buckets": ["ext-models-%s" % ns]}
+             "object_store_versioned_buckets": ["ext-models-%s" % ns],
+             "object_store_consumers": {
+                 "mlflow": {"secret": "mlops-s3", "buckets_rw": ["ext-%s" % ns]},
+                 "kserve": {"secret": "mlops-s3-kserve", "buckets_ro": ["ext-%s" % ns, "ext-models-%s" % ns]}}}
     if keys_from == "secret":
         extra.update(object_store_external_credentials_secret="my-s3-keys",
                      object_store_external_access_key_key="user", object_store_external_secret_key_key="key")
@@ -367,18 +381,17 @@ def test_object_store_external_writes_secret_and_buckets_only(k8s_cluster, s3_se
 @pytest.mark.k8s
 @pytest.mark.xdist_group("k8s")
 @pytest.mark.slow
-def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server, mlflow_server):
-    """The whole tracking half with SeaweedFS as object store (mlops_object_store=seaweedfs)."""
+def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, tmp_path, pg_server, mlflow_server):
+    """The whole tracking half with SeaweedFS as object store (mlops_object_store=seaweedfs). SeaweedFS is
+    started, as the pod would be, with the identity file the seaweedfs role rendered; MLflow and KServe get
+    their own users there, limited to their buckets, and never the admin key."""
     ns = _namespace()
     exp = "llm-traces-%s" % ns
     extra = {
-        "tracking_roles": ["seaweedfs", "object_store", "postgresql", "mlflow"], "mlops_namespace": ns,
+        "tracking_roles": ["seaweedfs"], "mlops_namespace": ns,
         "mlops_object_store": "seaweedfs",
-        "object_store_buckets": ["sw-%s" % ns, "sw-models-%s" % ns],
-        "object_store_versioned_buckets": ["sw-models-%s" % ns],
-        "object_store_bootstrap_endpoint_url": s3_server.endpoint_url,
-        "object_store_bootstrap_access_key": s3_server.access_key,
-        "object_store_bootstrap_secret_key": s3_server.secret_key,
+        "object_store_buckets": ["mlflow-artifacts", "models", "datasets"],
+        "object_store_versioned_buckets": ["models"],
         "postgresql_database": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_username": "mlflow_%s" % ns.replace("-", "_"),
         "postgresql_extensions": [],
@@ -393,16 +406,42 @@ def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server,
         "mlops_gateway_section_name": "https",
         "mlflow_migration_wait": MIGRATION_WAIT,
     }
+    server = None
     try:
+        # The storage role alone first: its Secret holds the file the pod starts with.
+        res = _converge(k8s_cluster, extra)
+        assert res.rc == 0, res.explain()
+        sw = _secret(k8s_cluster, ns, "seaweedfs-s3")
+        server = _seaweedfs_from_secret(tmp_path, sw)
+        # The object store's bootstrap talks to it with the keys of the Secret (no bootstrap keys given).
+        extra.update(tracking_roles=["seaweedfs", "object_store", "postgresql", "mlflow"],
+                     object_store_bootstrap_endpoint_url=server.endpoint_url)
         first, second = _converge_twice(
             k8s_cluster, extra,
-            ["seaweedfs-s3", "mlops-s3", "postgresql-superuser", "mlops-postgresql-mlflow", "mlflow-auth",
-             "mlflow-auth-config"])
+            ["seaweedfs-s3", "seaweedfs-user-mlflow", "seaweedfs-user-kserve", "mlops-s3", "mlops-s3-kserve",
+             "postgresql-superuser", "mlops-postgresql-mlflow", "mlflow-auth", "mlflow-auth-config"])
+        assert _secret(k8s_cluster, ns, "seaweedfs-s3") == sw, "the identity file changed on the full run"
         s3 = _secret(k8s_cluster, ns, "mlops-s3")
-        sw = _secret(k8s_cluster, ns, "seaweedfs-s3")
+        kserve = _secret(k8s_cluster, ns, "mlops-s3-kserve")
         assert s3["AWS_ENDPOINT_URL"] == "http://seaweedfs.%s.svc:8333" % ns
-        assert s3["AWS_ACCESS_KEY_ID"] == sw["access_key"]
-        assert json.loads(sw["s3.json"])["identities"][0]["credentials"][0]["secretKey"] == sw["secret_key"]
+        identities = {i["name"]: i for i in json.loads(sw["s3.json"])["identities"]}
+        assert sorted(identities) == ["kserve", "mlflow", "mlops"]
+        assert identities["mlops"]["credentials"][0]["secretKey"] == sw["secret_key"]
+        assert sorted(identities["mlflow"]["actions"]) == ["List:mlflow-artifacts", "Read:mlflow-artifacts",
+                                                           "Write:mlflow-artifacts"]
+        assert sorted(identities["kserve"]["actions"]) == ["List:mlflow-artifacts", "List:models",
+                                                           "Read:mlflow-artifacts", "Read:models"]
+        for sec, consumer in ((s3, "mlflow"), (kserve, "kserve")):
+            user = _secret(k8s_cluster, ns, "seaweedfs-user-%s" % consumer)
+            assert (sec["AWS_ACCESS_KEY_ID"], sec["AWS_SECRET_ACCESS_KEY"]) == (user["access_key"], user["secret_key"])
+            assert sw["access_key"] not in sec.values() and sw["secret_key"] not in sec.values()
+        # The module verified each user with its own keys against the running server.
+        verified = second.task_result("Ensure the S3 user of each consumer")["results"]
+        assert [r["item"] for r in verified] == ["kserve", "mlflow"] and all(r["verified"] for r in verified)
+        for res in (first, second):
+            for value in (s3["AWS_SECRET_ACCESS_KEY"], kserve["AWS_SECRET_ACCESS_KEY"], sw["secret_key"]):
+                assert value not in res.stdout
+        _assert_least_privilege(server, s3, kserve)
         pg = _secret(k8s_cluster, ns, "mlops-postgresql-mlflow")
         assert pg["host"] == "postgresql.%s.svc" % ns and pg["port"] == "5432"
         assert pg["uri"] == "postgresql://%s:%s@postgresql.%s.svc:5432/%s" % (
@@ -451,7 +490,13 @@ def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, s3_server, pg_server,
         assert facts["mlflow_tracking_url"] == "http://mlflow.%s.svc:5000" % ns
         assert set(facts["mlflow_experiment_ids"]) == {exp}
         assert facts["mlops_s3_endpoint_url"] == s3["AWS_ENDPOINT_URL"]
+        # A change of the file (users, keys) restarts the pod: its template carries the file's checksum.
+        sts = _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "seaweedfs")
+        annotations = sts["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["checksum/s3-config"] == hashlib.sha256(sw["s3.json"].encode()).hexdigest()
     finally:
+        if server is not None:
+            server.stop()
         _cleanup(k8s_cluster, ns)
 
 

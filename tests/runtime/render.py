@@ -69,6 +69,11 @@ def token(n=24):
     return pysecrets.token_urlsafe(n)
 
 
+# seaweedfs_users' default (object_store_consumers without the Secret names).
+SEAWEEDFS_USERS = {"mlflow": {"buckets_rw": ["mlflow-artifacts"]},
+                   "kserve": {"buckets_ro": ["mlflow-artifacts", "models"]}}
+
+
 def stack_secrets(objs, object_store="minio"):
     """The Secrets the postgresql, object-store and mlflow roles create
     (roles/*/tasks/secrets.yml), with freshly generated passwords."""
@@ -81,21 +86,28 @@ def stack_secrets(objs, object_store="minio"):
         out["mlops-postgresql-mlflow"] = {
             "host": pg_host, "port": "5432", "dbname": "mlflow", "username": "mlflow",
             "password": app_pw, "uri": postgresql_uri("mlflow", app_pw, pg_host, 5432, "mlflow")}
+    user, pw = pysecrets.token_hex(10), token(30)
+    admin = {"access_key": user, "secret_key": pw}
     if object_store == "minio":
-        user, pw = pysecrets.token_hex(10), token(30)
         out["minio-root"] = {"MINIO_ROOT_USER": user, "MINIO_ROOT_PASSWORD": pw}
         endpoint = "http://%s:9000" % service_host(objs, "minio")
+        # The runtime tests start MinIO with its root keys only; its least-privileged users (admin API) are
+        # proven in tests/k8s/test_tracking_roles.py and tests/integration/test_s3_user.py.
+        consumer_keys = {"mlflow": admin, "kserve": admin}
     else:
+        # As the seaweedfs role renders it: the admin identity and one user per consumer, whose keys the
+        # object_store role hands to the consumer Secrets.
         from ansible_collections.mlops.stack.plugins.filter.seaweedfs_s3_config import seaweedfs_s3_config
-        user, pw = pysecrets.token_hex(10), token(30)
-        out["seaweedfs-s3"] = {"access_key": user, "secret_key": pw,
-                               "s3.json": seaweedfs_s3_config(user, pw)}
+        consumer_keys = {name: {"access_key": pysecrets.token_hex(10), "secret_key": token(40)}
+                         for name in SEAWEEDFS_USERS}
+        out["seaweedfs-s3"] = dict(admin, **{"s3.json": seaweedfs_s3_config(
+            user, pw, users=SEAWEEDFS_USERS, user_keys=consumer_keys)})
+        for name, keys in consumer_keys.items():
+            out["seaweedfs-user-%s" % name] = dict(keys)
         endpoint = "http://%s:8333" % service_host(objs, "seaweedfs")
-    out["mlops-s3"] = {"AWS_ACCESS_KEY_ID": user, "AWS_SECRET_ACCESS_KEY": pw,
+    for secret, consumer in (("mlops-s3", "mlflow"), ("mlops-s3-kserve", "kserve")):
+        out[secret] = {"AWS_ACCESS_KEY_ID": consumer_keys[consumer]["access_key"],
+                       "AWS_SECRET_ACCESS_KEY": consumer_keys[consumer]["secret_key"],
                        "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
                        "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
-    # KServe's Secret (kserve_s3_source_secret_name). The runtime tests start the servers with their root
-    # keys only; the least-privileged users are proven in tests/k8s/test_tracking_roles.py and
-    # tests/integration/test_s3_user.py.
-    out["mlops-s3-kserve"] = dict(out["mlops-s3"])
     return out

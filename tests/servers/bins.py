@@ -19,9 +19,22 @@ def find_bin(name):
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count):
+    """*count* distinct free ports on 127.0.0.1: the sockets stay bound until
+    all are chosen, so the kernel cannot hand one port out twice."""
+    socks = []
+    try:
+        for dummy in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for_port(port, host="127.0.0.1", timeout=60.0, proc=None):

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.servers.bins import find_bin, free_port, wait_for_port
+from tests.servers.bins import find_bin, free_ports, wait_for_port
 
 REGION = "us-east-1"
 BACKENDS = ("seaweedfs", "minio")
@@ -184,8 +184,8 @@ def spawn_seaweedfs(tmp, config_path):
         raise S3ServerError(backend_available("seaweedfs")[1])
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
-    ports = {k: free_port() for k in (
-        "master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")}
+    names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
+    ports = dict(zip(names, free_ports(len(names))))
     cmd = [
         weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-dir=%s" % data,
         "-master.port=%d" % ports["master"], "-master.port.grpc=%d" % ports["master_grpc"],
@@ -199,13 +199,30 @@ def spawn_seaweedfs(tmp, config_path):
     return proc, ports["s3"]
 
 
+def start_seaweedfs_with(tmp, config_path, admin_key, admin_secret, timeout=90):
+    """SeaweedFS started, as the role's pod is, with the identity file
+    *config_path*; *admin_key*/*admin_secret* are the admin identity's (the
+    server's S3Server keys)."""
+    tmp = Path(tmp)
+    proc, port = spawn_seaweedfs(tmp, config_path)
+    server = S3Server("seaweedfs", proc, "http://127.0.0.1:%d" % port, admin_key, admin_secret, tmp,
+                      tmp / "weed.log")
+    try:
+        wait_for_port(port, timeout=timeout, proc=proc)
+        _wait_list_buckets(server, timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 def _start_minio(tmp, access_key, secret_key):
     minio = minio_bin()
     if not minio:
         raise S3ServerError(backend_available("minio")[1])
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
-    port, console = free_port(), free_port()
+    port, console = free_ports(2)
     env = dict(os.environ)
     env.update({
         "MINIO_ROOT_USER": access_key, "MINIO_ROOT_PASSWORD": secret_key,

@@ -36,15 +36,57 @@ def identity(name, access_key, secret_key, actions):
             "actions": list(actions)}
 
 
-def s3_config(access_key, secret_key, name="mlops", users=None):
+def users_from_mapping(users, user_keys=None):
+    """*users* in the mapping form of the roles (``seaweedfs_users``, the same
+    shape as object_store's ``object_store_consumers``: name -> ``buckets_rw``,
+    ``buckets_ro`` and the ``secret`` the consumer reads, which the file does
+    not need) as the list :func:`s3_config` takes, the keys of each from
+    *user_keys* (name -> ``access_key``, ``secret_key``)."""
+    user_keys = user_keys or {}
+    result = []
+    for name in sorted(users):
+        settings = users[name] or {}
+        if not isinstance(settings, dict):
+            raise S3Error("user %s: expected a dict with buckets_rw/buckets_ro, got %s"
+                          % (name, type(settings).__name__))
+        unknown = sorted(set(settings) - {"buckets_rw", "buckets_ro", "secret"})
+        if unknown:
+            raise S3Error("user %s: unknown keys %s (expected buckets_rw, buckets_ro)" % (name, ", ".join(unknown)))
+        keys = user_keys.get(name) or {}
+        if not keys.get("secret_key"):
+            raise S3Error("user %s: no keys given for it" % name)
+        result.append({"name": name, "access_key": keys.get("access_key") or name, "secret_key": keys["secret_key"],
+                       "buckets_rw": settings.get("buckets_rw") or [], "buckets_ro": settings.get("buckets_ro") or []})
+    return result
+
+
+def identity_keys(doc, names):
+    """The keys of the identities *names* in the ``s3.json`` document *doc*:
+    name -> ``access_key``, ``secret_key``. Raises :class:`S3Error` naming the
+    missing identities (never a key)."""
+    found = {}
+    for ident in (doc or {}).get("identities") or []:
+        creds = (ident.get("credentials") or [{}])[0]
+        if ident.get("name") in names and creds.get("accessKey") and creds.get("secretKey"):
+            found[ident["name"]] = {"access_key": creds["accessKey"], "secret_key": creds["secretKey"]}
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise S3Error("the SeaweedFS identity file has no user %s" % ", ".join(missing))
+    return found
+
+
+def s3_config(access_key, secret_key, name="mlops", users=None, user_keys=None):
     """The ``s3.json`` document: the admin identity, then one identity per entry of *users*.
 
     *users*: dicts with ``name``, ``access_key`` (default: ``name``), ``secret_key``,
-    ``buckets_rw`` and ``buckets_ro``. Raises :class:`S3Error` on a bad entry
+    ``buckets_rw`` and ``buckets_ro``; or the mapping of :func:`users_from_mapping`
+    with the keys in *user_keys*. Raises :class:`S3Error` on a bad entry
     (messages never contain a secret).
     """
     if not access_key or not secret_key:
         raise S3Error("the admin access key and secret key are required")
+    if isinstance(users, dict):
+        users = users_from_mapping(users, user_keys)
     identities = [identity(name, access_key, secret_key, ADMIN_ACTIONS)]
     names, keys = {str(name)}, {str(access_key)}
     for index, user in enumerate(users or []):

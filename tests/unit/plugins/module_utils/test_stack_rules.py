@@ -92,3 +92,21 @@ def test_renamed_variables_are_refused_with_the_new_name(old, new):
     found = cross_field(dict(GOOD), names={old: "x", "minio_name": "minio"})
     assert [v for v, _t in found] == [old], found
     assert new in found[0][1] and "no longer read" in found[0][1]
+
+
+def test_consumers_are_checked_against_the_created_buckets():
+    consumers = {"mlflow": {"secret": "mlops-s3", "buckets_rw": ["nowhere"]}}
+    values = {"mlops_object_store": "minio", "object_store_consumers": consumers, "object_store_buckets": ["a-b-c"]}
+    assert cross_field(values) == [
+        ("object_store_consumers",
+         "object_store_consumers.mlflow: bucket nowhere is not in object_store_buckets (the role creates only those)")]
+    # Without the bootstrap the buckets are the operator's; with no object store nobody reads the table.
+    assert cross_field(dict(values, object_store_bootstrap_enabled=False)) == []
+    assert cross_field(dict(values, mlops_object_store="none")) == []
+
+
+def test_seaweedfs_users_are_checked_with_seaweedfs_only():
+    users = {"mlflow": {"buckets": ["mlflow-artifacts"]}}
+    found = cross_field({"mlops_object_store": "seaweedfs", "seaweedfs_users": users})
+    assert {v for v, _p in found} == {"seaweedfs_users"} and any("unknown keys buckets" in p for _v, p in found)
+    assert cross_field({"mlops_object_store": "minio", "seaweedfs_users": users}) == []
