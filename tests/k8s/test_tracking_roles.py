@@ -380,6 +380,20 @@ def test_object_store_external_writes_secret_and_buckets_only(k8s_cluster, s3_se
 
 @pytest.mark.k8s
 @pytest.mark.xdist_group("k8s")
+def test_seaweedfs_check_mode_on_a_fresh_cluster(k8s_cluster):
+    """--check before anything exists: the identity file is only planned, so the users are not verified
+    (there is no server yet) and nothing is written."""
+    ns = _namespace()
+    extra = {"tracking_roles": ["seaweedfs", "object_store"], "mlops_namespace": ns,
+             "mlops_object_store": "seaweedfs"}
+    res = run_playbook(CONVERGE, extra_vars=extra, env=_env(k8s_cluster), diff=True, check=True)
+    assert res.rc == 0, res.explain()
+    assert res.task_result("Ensure the S3 user of each consumer").get("skipped"), res.explain()
+    assert k8s_cluster.kubectl("get", "namespace", ns, check=False).returncode != 0
+
+
+@pytest.mark.k8s
+@pytest.mark.xdist_group("k8s")
 @pytest.mark.slow
 def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, tmp_path, pg_server, mlflow_server):
     """The whole tracking half with SeaweedFS as object store (mlops_object_store=seaweedfs). SeaweedFS is
