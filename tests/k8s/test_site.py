@@ -13,7 +13,7 @@ import pytest
 from tests.cluster import gateway_api
 from tests.k8s.site_env import ROOT, site_inventory
 from tests.playbook import run_playbook
-from tests.servers.s3 import backend_available, start_s3
+from tests.servers.s3 import serve_s3
 
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.xdist_group("k8s")]
 
@@ -23,14 +23,9 @@ STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
 
 @pytest.fixture(scope="module")
 def site_s3(tmp_path_factory):
-    from tests.helpers import require
     # MinIO, the inventory's backend: the object_store role creates MLflow's and KServe's users through
     # its admin API.
-    ok, reason = backend_available("minio")
-    require(ok, reason)
-    srv = start_s3(tmp_path_factory.mktemp("site-s3"), backend="minio")
-    yield srv
-    srv.stop()
+    yield from serve_s3(tmp_path_factory, "minio")
 
 
 @pytest.fixture(scope="module")

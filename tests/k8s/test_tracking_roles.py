@@ -20,7 +20,7 @@ from ansible_collections.mlops.stack.plugins.module_utils import schema_check
 from tests.cluster import gateway_api
 from tests.helpers import require
 from tests.playbook import run_playbook
-from tests.servers.s3 import backend_available, start_s3, start_seaweedfs_with
+from tests.servers.s3 import backend_available, serve_s3, start_seaweedfs_with
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 CONVERGE = PLAYBOOKS / "tracking_converge.yml"
@@ -28,28 +28,18 @@ KUBERNETES_VERSION = "1.36.0"   # the control plane runs v1.36.3
 ROLES = ["minio", "seaweedfs", "object_store", "postgresql", "mlflow"]
 
 
-def _s3(tmp_path_factory, backend):
-    ok, reason = backend_available(backend)
-    require(ok, reason)
-    server = start_s3(tmp_path_factory.mktemp("trk-%s" % backend), backend=backend)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A real SeaweedFS S3 server for the bucket bootstrap (tests/integration's
     fixture of the same name is not visible from tests/k8s)."""
-    yield from _s3(tmp_path_factory, "seaweedfs")
+    yield from serve_s3(tmp_path_factory, "seaweedfs")
 
 
 @pytest.fixture(scope="session")
 def minio_server(tmp_path_factory):
     """A real MinIO for the minio backend's bootstrap: buckets and the
     consumers' own users (admin API), which SeaweedFS has not."""
-    yield from _s3(tmp_path_factory, "minio")
+    yield from serve_s3(tmp_path_factory, "minio")
 
 
 def _env(cluster):

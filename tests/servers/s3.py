@@ -205,8 +205,13 @@ def start_seaweedfs_with(tmp, config_path, admin_key, admin_secret, timeout=90):
     server's S3Server keys)."""
     tmp = Path(tmp)
     proc, port = spawn_seaweedfs(tmp, config_path)
-    server = S3Server("seaweedfs", proc, "http://127.0.0.1:%d" % port, admin_key, admin_secret, tmp,
-                      tmp / "weed.log")
+    return _when_ready("seaweedfs", proc, port, admin_key, admin_secret, tmp, timeout)
+
+
+def _when_ready(backend, proc, port, access_key, secret_key, tmp, timeout):
+    """The S3Server of a spawned *proc* once it lists buckets (stopped if it never does)."""
+    log_path = tmp / ("weed.log" if backend == "seaweedfs" else "minio.log")
+    server = S3Server(backend, proc, "http://127.0.0.1:%d" % port, access_key, secret_key, tmp, log_path)
     try:
         wait_for_port(port, timeout=timeout, proc=proc)
         _wait_list_buckets(server, timeout)
@@ -246,12 +251,17 @@ def start_s3(tmp_dir, backend="seaweedfs", timeout=90):
     secret_key = secrets.token_urlsafe(30)
     starter = _start_seaweedfs if backend == "seaweedfs" else _start_minio
     proc, port = starter(tmp, access_key, secret_key)
-    log_path = tmp / ("weed.log" if backend == "seaweedfs" else "minio.log")
-    server = S3Server(backend, proc, "http://127.0.0.1:%d" % port, access_key, secret_key, tmp, log_path)
+    return _when_ready(backend, proc, port, access_key, secret_key, tmp, timeout)
+
+
+def serve_s3(tmp_path_factory, backend):
+    """Generator for a pytest fixture: an S3 server of *backend* (skipped when
+    its binary is missing), stopped when the fixture ends."""
+    from tests.helpers import require
+    ok, reason = backend_available(backend)
+    require(ok, reason)
+    server = start_s3(tmp_path_factory.mktemp("s3-%s" % backend), backend=backend)
     try:
-        wait_for_port(port, timeout=timeout, proc=proc)
-        _wait_list_buckets(server, timeout)
-    except BaseException:
+        yield server
+    finally:
         server.stop()
-        raise
-    return server
