@@ -498,12 +498,13 @@ def test_seaweedfs_postgresql_mlflow_converge(k8s_cluster, tmp_path, pg_server, 
         sts = _kjson(k8s_cluster, "-n", ns, "get", "statefulset", "seaweedfs")
         annotations = sts["spec"]["template"]["metadata"]["annotations"]
         assert annotations["checksum/s3-config"] == hashlib.sha256(sw["s3.json"].encode()).hexdigest()
-        # MLflow's pods carry the checksum of the S3 keys they read: moving them to MLflow's own user (or a
-        # rotation) rolls them, since environment variables from a Secret are read only at start.
-        raw = _kjson(k8s_cluster, "-n", ns, "get", "secret", "mlops-s3")["data"]
+        # MLflow's pods carry the checksum of the Secrets their environment reads (database URI, S3 keys):
+        # moving MLflow to its own S3 user or a rotation rolls them, since such variables are read at start.
+        env_data = [_kjson(k8s_cluster, "-n", ns, "get", "secret", name)["data"]
+                    for name in ("mlops-postgresql-mlflow", "mlops-s3")]
         template = _kjson(k8s_cluster, "-n", ns, "get", "deployment", "mlflow")["spec"]["template"]["metadata"]
-        assert template["annotations"]["checksum/s3-credentials"] == hashlib.sha256(
-            json.dumps(raw, sort_keys=True).encode()).hexdigest()
+        assert template["annotations"]["checksum/env-secrets"] == hashlib.sha256(
+            json.dumps(env_data, sort_keys=True).encode()).hexdigest()
     finally:
         if server is not None:
             server.stop()
