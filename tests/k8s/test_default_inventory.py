@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.xdist_group("k8s")]
 
 PLAYBOOKS = ROOT / "playbooks"
 INVENTORY = ROOT / "inventories" / "local"
-COMPONENTS = ("object-store", "s3-secret", "postgresql", "mlflow", "cert-manager", "knative-serving", "kserve", "otel-collector")
+COMPONENTS = ("object-store", "s3-secret", "s3-secret-kserve", "postgresql", "mlflow", "cert-manager", "knative-serving",
+              "kserve", "otel-collector")
 # Roles that render objects (object_store declares none next to a server role).
 ROLES = {"minio", "postgresql", "mlflow", "certmanager", "knative", "kserve", "otel_collector"}
 STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
