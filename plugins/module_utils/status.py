@@ -30,20 +30,21 @@ def _failed_condition(obj):
     return ""
 
 
-def workload_status(obj, component=None, endpoint=""):
+def workload_status(obj, component=None, endpoint="", missing=""):
     """Return a status row for a Deployment, StatefulSet, DaemonSet, Gateway or Secret.
 
-    A missing object (None or {}) is reported as a problem, not an error,
-    so a validate run lists everything that is wrong at once.
+    A missing object (None or {}) is reported as a problem (``missing``, or
+    "not found"), not an error, so a validate run lists everything that is
+    wrong at once.
     """
     if not obj:
         return {"component": component or "?", "version": "", "ready": "0/0",
-                "endpoint": endpoint, "problem": "not found", "ok": False}
+                "endpoint": endpoint, "problem": missing or "not found", "ok": False}
     meta = obj.get("metadata", {})
     kind = obj.get("kind", "")
     status = obj.get("status", {}) or {}
     if kind == "Secret":
-        # A contract Secret (mlops-s3): present is all validate can tell.
+        # A contract Secret (mlops-s3, mlops-s3-kserve): present is all validate can tell.
         return {"component": component or meta.get("name", "?"), "version": "", "ready": "1/1",
                 "endpoint": endpoint, "problem": "", "ok": True}
     if kind == "DaemonSet":

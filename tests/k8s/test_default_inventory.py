@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.xdist_group("k8s")]
 
 PLAYBOOKS = ROOT / "playbooks"
 INVENTORY = ROOT / "inventories" / "local"
-COMPONENTS = ("object-store", "s3-secret", "postgresql", "mlflow", "cert-manager", "knative-serving", "kserve", "otel-collector")
+COMPONENTS = ("object-store", "s3-secret", "s3-secret-kserve", "postgresql", "mlflow", "cert-manager", "knative-serving",
+              "kserve", "otel-collector")
 # Roles that render objects (object_store declares none next to a server role).
 ROLES = {"minio", "postgresql", "mlflow", "certmanager", "knative", "kserve", "otel_collector"}
 STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
@@ -28,11 +29,11 @@ STACK_LABEL = "app.kubernetes.io/part-of=mlops-stack"
 def default_vars(tmp_path_factory, k8s_cluster):
     from tests.servers.mlflow import find_mlflow
     from tests.servers.postgres import find_pg_bindir
-    from tests.servers.s3 import backend_available
     require(find_pg_bindir() is not None, "PostgreSQL server not installed: apt-get install postgresql")
     require(find_mlflow() is not None, "mlflow CLI not installed: pip install 'mlflow>=3.17,<3.18'")
-    s3_ok, s3_reason = backend_available(rehearse.s3_backend())
-    require(s3_ok, s3_reason)
+    # The inventory's own backend (MinIO): the rehearsal never falls back to another S3 server.
+    s3_problem = rehearse.s3_server_problem()
+    require(s3_problem is None, s3_problem)
     # The rehearsal's own servers, so its server start-up is tested as well.
     with rehearse.local_servers(tmp_path_factory.mktemp("default-inv")) as (s3, pg, mlflow):
         yield rehearse.rehearsal_vars(k8s_cluster, s3, pg, mlflow, rehearse.manifest_dir())

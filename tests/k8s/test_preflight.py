@@ -63,6 +63,8 @@ CROSS_FIELD = [
     ({"otel_collector_mlflow_version": "3.5.0"}, "otel_collector_mlflow_version"),
     ({"certmanager_acme_enabled": True, "certmanager_acme_email": ""}, "certmanager_acme_email"),
     ({"mlops_tls_enabled": True, "mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
+    ({"minio_network_policy_from": []}, "minio_network_policy_from"),
+    ({"mlflow_network_policy_from": []}, "mlflow_network_policy_from"),
 ]
 
 

@@ -109,6 +109,33 @@ def test_validate_fails_when_a_component_is_broken(k8s_cluster, site_inv):
         assert again.rc == 0, again.explain()
 
 
+def test_validate_names_a_missing_kserve_s3_secret(k8s_cluster, site_inv):
+    """KServe's own S3 Secret (object_store_consumers.kserve, read by kserve_s3_source_secret_name) is part of the
+    stack's contract like MLflow's mlops-s3: without it validate fails and says what writes it."""
+    k8s_cluster.kubectl("-n", "mlops", "delete", "secret", "mlops-s3-kserve", "--wait=true")
+    try:
+        res = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600)
+        assert res.rc != 0, res.explain()
+        rows = {line.split()[0]: line for line in res.task_result("Show the stack status")["msg"][1:] if line.strip()}
+        assert "Secret mlops/mlops-s3-kserve not found" in rows["s3-secret-kserve"], rows
+        assert "not found" not in rows["s3-secret"], rows
+        failure = " ".join(res.failure_messages())
+        assert "Unhealthy: s3-secret-kserve (" in failure, failure
+        assert "the object_store role writes" in failure and "site.yml --tags storage" in failure, failure
+        # Only checked when KServe runs: without the serving phase nobody reads it.
+        no_serving = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600,
+                                  extra_vars={"mlops_serving_enabled": False})
+        assert no_serving.rc == 0, no_serving.explain()
+        table = "\n".join(no_serving.task_result("Show the stack status")["msg"])
+        assert "s3-secret-kserve" not in table and "s3-secret" in table, table
+    finally:
+        # The storage phase writes it again (the keys of the kserve MinIO user are kept in minio-user-kserve).
+        again = run_playbook(PLAYBOOKS / "site.yml", inventory=site_inv, tags="storage", timeout=1200)
+        assert again.rc == 0, again.explain()
+    res = run_playbook(PLAYBOOKS / "validate.yml", inventory=site_inv, timeout=600)
+    assert res.rc == 0, res.explain()
+
+
 def _render(tmp_path, inv, name):
     out = tmp_path / name
     res = run_playbook(PLAYBOOKS / "render.yml", inventory=inv,

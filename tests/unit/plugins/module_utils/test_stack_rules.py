@@ -16,6 +16,8 @@ GOOD = {
     "certmanager_acme_enabled": False, "certmanager_acme_email": "",
     "mlops_exposure": "gateway", "mlops_gateway_name": "mlops", "mlops_gateway_create": False,
     "mlops_gateway_class": "", "mlops_ingress_class": "",
+    "minio_network_policy_enabled": True, "minio_network_policy_from": [{"namespaceSelector": {}}],
+    "mlflow_network_policy_enabled": True, "mlflow_network_policy_from": [{"namespaceSelector": {}}],
 }
 
 
@@ -51,11 +53,22 @@ def test_defaults_break_no_rule():
     ({"otel_collector_mlflow_version": "3.6.0", "otel_collector_compression": "gzip"}, "otel_collector_compression"),
     ({"certmanager_acme_enabled": True}, "certmanager_acme_email"),
     ({"mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
+    ({"minio_network_policy_from": []}, "minio_network_policy_from"),
+    ({"mlflow_network_policy_from": []}, "mlflow_network_policy_from"),
 ])
 def test_each_rule_names_the_variable_to_change(change, variable):
     values = dict(GOOD, **change)
     found = cross_field(values)
     assert [v for v, _text in found] == [variable], found
+
+
+def test_empty_network_policy_peers_are_refused_unless_there_is_no_policy():
+    """An empty `from` admits every peer: [] is refused with what to write instead."""
+    [(variable, text)] = cross_field(dict(GOOD, minio_network_policy_from=[]))
+    assert variable == "minio_network_policy_from" and "admits every peer" in text
+    assert "minio_network_policy_enabled: false" in text and "namespaceSelector" in text
+    assert cross_field(dict(GOOD, minio_network_policy_from=[], minio_network_policy_enabled=False,
+                            mlflow_network_policy_from=[], mlflow_network_policy_enabled=False)) == []
 
 
 def test_rules_skip_what_was_not_checked():

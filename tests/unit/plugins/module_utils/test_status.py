@@ -33,6 +33,13 @@ def test_missing_object_is_a_problem():
     assert row["ok"] is False and row["problem"] == "not found" and row["component"] == "minio"
 
 
+def test_missing_object_reports_what_creates_it():
+    row = workload_status({}, component="s3-secret-kserve", missing="Secret mlops/mlops-s3-kserve not found: ...")
+    assert row["ok"] is False and row["problem"].startswith("Secret mlops/mlops-s3-kserve not found")
+    secret = {"kind": "Secret", "metadata": {"name": "mlops-s3-kserve"}}
+    assert workload_status(secret, component="s3-secret-kserve", missing="unused")["ok"] is True
+
+
 def test_unavailable_condition_reported():
     row = workload_status(deployment(ready=0, conditions=[
         {"type": "Available", "status": "False", "message": "Deployment does not have minimum availability."}]))
