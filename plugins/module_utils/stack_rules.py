@@ -190,8 +190,7 @@ def _stack(values):
 
 
 def _network_policies(values):
-    # seaweedfs_network_policy_from has the same trap: add it here together with its role's validate.
-    for role in ("minio", "mlflow"):
+    for role in ("minio", "mlflow", "seaweedfs"):
         enabled, peers = "%s_network_policy_enabled" % role, "%s_network_policy_from" % role
         if _has(values, enabled, peers) and values[enabled] and values[peers] == []:
             yield peers, ("must not be empty: an empty `from` in a NetworkPolicy admits every peer, not none. List "

@@ -65,6 +65,7 @@ CROSS_FIELD = [
     ({"mlops_tls_enabled": True, "mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
     ({"minio_network_policy_from": []}, "minio_network_policy_from"),
     ({"mlflow_network_policy_from": []}, "mlflow_network_policy_from"),
+    ({"mlops_object_store": "seaweedfs", "seaweedfs_network_policy_from": []}, "seaweedfs_network_policy_from"),
 ]
 
 

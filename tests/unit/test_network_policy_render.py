@@ -3,7 +3,8 @@ manifests``, no cluster), for every way the MinIO console can be published.
 
 In a NetworkPolicy an empty ``from`` admits every peer, so no rendered rule
 may have one: the console rule is left out when nobody may reach it, and an
-empty ``minio_network_policy_from`` / ``mlflow_network_policy_from`` is
+empty ``minio_network_policy_from`` / ``mlflow_network_policy_from`` /
+``seaweedfs_network_policy_from`` is
 refused by the role's validate step (the preflight's rule:
 tests/unit/plugins/module_utils/test_stack_rules.py). All cases run in one
 ansible-playbook, one play per case.
@@ -43,6 +44,9 @@ VALIDATE_CASES = {
                                                        "minio_network_policy_enabled": False}, None),
     "mlflow-empty-peers": ("mlflow", {"mlflow_network_policy_from": []}, "mlflow_network_policy_from must not be empty"),
     "mlflow-default": ("mlflow", {}, None),
+    "seaweedfs-empty-peers": ("seaweedfs", {"seaweedfs_network_policy_from": [], "mlops_object_store": "seaweedfs"},
+                              "seaweedfs_network_policy_from must not be empty"),
+    "seaweedfs-default": ("seaweedfs", {"mlops_object_store": "seaweedfs"}, None),
 }
 
 

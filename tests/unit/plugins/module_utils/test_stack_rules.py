@@ -18,6 +18,7 @@ GOOD = {
     "mlops_gateway_class": "", "mlops_ingress_class": "",
     "minio_network_policy_enabled": True, "minio_network_policy_from": [{"namespaceSelector": {}}],
     "mlflow_network_policy_enabled": True, "mlflow_network_policy_from": [{"namespaceSelector": {}}],
+    "seaweedfs_network_policy_enabled": True, "seaweedfs_network_policy_from": [{"namespaceSelector": {}}],
 }
 
 
@@ -55,6 +56,7 @@ def test_defaults_break_no_rule():
     ({"mlops_cluster_issuer": ""}, "mlops_cluster_issuer"),
     ({"minio_network_policy_from": []}, "minio_network_policy_from"),
     ({"mlflow_network_policy_from": []}, "mlflow_network_policy_from"),
+    ({"seaweedfs_network_policy_from": []}, "seaweedfs_network_policy_from"),
 ])
 def test_each_rule_names_the_variable_to_change(change, variable):
     values = dict(GOOD, **change)
