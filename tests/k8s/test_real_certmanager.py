@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.cluster import Cluster, certmanager, gateway_api, missing_binaries, netns
+from tests.cluster.isolated_pods import expand
 from tests.helpers import require
 from tests.playbook import ROOT, run_playbook
 from tests.servers.bins import find_bin
@@ -171,7 +172,7 @@ def test_processes_run_with_the_manifest_args(converged):
         container = next(c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == runner.container)
         live = [e for e in runner.pods.values() if e["proc"].poll() is None]
         assert len(live) == 1, (component, runner.pods)
-        want = [certmanager.expand(a, {"POD_NAMESPACE": "cert-manager"}) for a in container["args"]]
+        want = [expand(a, {"POD_NAMESPACE": "cert-manager"}) for a in container["args"]]
         assert live[0]["argv"][2:] == want
         assert live[0]["restarts"] == 0, runner.logs()
         seen.add(component)
