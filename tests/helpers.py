@@ -1,5 +1,6 @@
 """Helpers shared by test modules."""
 import os
+import time
 
 import pytest
 
@@ -17,3 +18,19 @@ def require(condition, reason):
     if IN_CI:
         pytest.fail("CI requires this server: " + reason, pytrace=False)
     pytest.skip(reason)
+
+
+def wait_for(what, fn, timeout=120, interval=0.5):
+    """fn()'s first truthy result, polled every ``interval`` seconds.
+
+    Controllers act asynchronously: a test that read the cluster once would
+    pass or fail on timing, not on what the controllers do.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))

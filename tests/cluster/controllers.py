@@ -21,6 +21,7 @@ groups, killed with PR_SET_PDEATHSIG if it dies; ``stop()`` ends them by
 process group.
 """
 import base64
+import contextlib
 import ctypes
 import datetime
 import ipaddress
@@ -185,18 +186,24 @@ class LocalPodRunner(threading.Thread):
                "KUBERNETES_SERVICE_HOST": api.hostname, "KUBERNETES_SERVICE_PORT": str(api.port)}
         env.update(_env(spec, pod))
         args = [self.binary] + list(spec.args or [])
-        enter, death = netns.entering(self.netns_pid), _pdeathsig(signal.SIGKILL)
+        proc = self._launch(entry, args, env, pdir, self.netns_pid, "manager.log")
+        entry.update(log=pdir / "manager.log", probe=spec.readiness_probe, exited=None)
+        return proc
+
+    def _launch(self, entry, argv, env, pdir, netns_pid, log_name):
+        """Start the pod's process in the network namespace of ``netns_pid``,
+        with <pdir>/run as its /run, in a process group of its own (``_end``
+        kills the group) and killed if the test process dies."""
+        enter, death = netns.entering(netns_pid), _pdeathsig(signal.SIGKILL)
 
         def preexec():
             enter()
             _own_run(pdir / "run")
             death()
-        logf = open(pdir / "manager.log", "ab")
-        proc = subprocess.Popen(args, env=env, cwd=str(pdir), stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
-        logf.close()
-        log.info("started %s for pod %s (pid %s, ip %s): %s", self.binary, pod.metadata.name, proc.pid, ip, args)
-        entry.update(log=pdir / "manager.log", probe=spec.readiness_probe, exited=None)
+        with open(pdir / log_name, "ab") as logf:
+            proc = subprocess.Popen(argv, env=env, cwd=str(pdir), stdin=subprocess.DEVNULL, stdout=logf,
+                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=preexec)
+        log.info("started %s for pod %s (pid %s, ip %s): %s", self.name, entry["name"], proc.pid, entry["ip"], argv)
         return proc
 
     def _probe(self, entry):
@@ -289,6 +296,27 @@ class LocalPodRunner(threading.Thread):
 
     def logs(self):
         return "\n".join(e["log"].read_text(errors="replace")[-4000:] for e in self.pods.values())
+
+
+@contextlib.contextmanager
+def running(runners):
+    """The runners started, and stopped with their processes however the block
+    ends (a playbook run that raises included): no controller outlives the
+    fixture that needed it."""
+    started = []
+    try:
+        for r in runners:
+            r.start()
+            started.append(r)
+        yield runners
+    finally:
+        for r in started:
+            r.stop()
+
+
+def runner_logs(runners):
+    """The processes' logs, for a failure message."""
+    return "\n".join(r.logs() for r in runners)
 
 
 def kserve_runner(cluster, binary, workdir, manifest):

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import require
+from tests.helpers import require, wait_for
 from tests.playbook import run_playbook, write_playbook
 from tests.servers.bins import find_bin, free_port, wait_for_port
 
@@ -102,6 +102,13 @@ def render_collector_configs(tmp_path, variants, fast=True):
     for v in out.values():
         v["manifests"] = yaml.safe_load(v["manifests"].read_text())
     return out
+
+
+def render_for(tmp_path, name, srv, experiment_id, **overrides):
+    """One variant of render_collector_configs, exporting to ``experiment_id`` on ``srv``."""
+    variables = {"otel_collector_mlflow_url": srv.tracking_uri, "otel_collector_experiment_id": experiment_id}
+    variables.update(overrides)
+    return render_collector_configs(tmp_path, {name: variables})[name]
 
 
 # --------------------------------------------------------------------------
@@ -230,6 +237,18 @@ def emit_chat_trace(tracer, marker, n_children=2):
         return "%032x" % root.get_span_context().trace_id
 
 
+def send_chat_traces(col, protocol, markers, n_children):
+    """One chat trace per marker into the collector's ``protocol`` receiver;
+    their OTel trace ids. Flushed and shut down before it returns: the SDK
+    exports in batches, so a test could otherwise wait for spans still in
+    the SDK's buffer."""
+    provider, tracer = make_tracer(protocol, col.ports[protocol])
+    ids = [emit_chat_trace(tracer, marker, n_children=n_children) for marker in markers]
+    assert provider.force_flush(10_000)
+    provider.shutdown()
+    return ids
+
+
 # --------------------------------------------------------------------------
 # MLflow helpers
 
@@ -272,19 +291,23 @@ def wait_for_traces(client, experiment_id, count, timeout=90.0, spans=None):
                             timeout, count, spans))
 
 
-def wait_until(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
 def retried_status(log, status):
     """Collector log lines that scheduled a retry after this HTTP status."""
     return [line for line in log.splitlines()
             if "Will retry" in line and "Status Code %d" % status in line]
+
+
+def dropped_without_retry(col, status, failed_spans):
+    """Once the collector counts ``failed_spans``: it logged MLflow's HTTP
+    ``status`` as a permanent error and dropped the batch at once, since
+    retrying a request MLflow refuses for good would only hold the queue
+    for minutes."""
+    wait_for("the collector to report %d failed spans" % failed_spans,
+             lambda: col.metric("otelcol_exporter_send_failed_spans") >= failed_spans, timeout=60, interval=0.2)
+    log = col.log()
+    assert "Dropping data" in log and "Permanent error" in log, log[-3000:]
+    assert "responded with HTTP Status Code %d" % status in log, log[-3000:]
+    assert not retried_status(log, status)
 
 
 def span_attr(span, key):
@@ -318,18 +341,12 @@ def test_role_renders_a_config_the_real_collector_validates(otelcol, tmp_path):
 def test_spans_reach_the_mlflow_experiment(otelcol, mlflow_server, tmp_path, collectors):
     client = mlflow_client(mlflow_server)
     exp_id = new_experiment(client)
-    rendered = render_collector_configs(tmp_path, {"ok": {
-        "otel_collector_mlflow_url": mlflow_server.tracking_uri,
-        "otel_collector_experiment_id": exp_id}})["ok"]
-    col = collectors(rendered, tmp_path, "ok")
+    col = collectors(render_for(tmp_path, "ok", mlflow_server, exp_id), tmp_path, "ok")
 
     markers = {}
     for protocol in ("grpc", "http"):
-        provider, tracer = make_tracer(protocol, col.ports[protocol])
         marker = "%s-%s" % (protocol, uuid.uuid4().hex[:8])
-        markers[marker] = emit_chat_trace(tracer, marker, n_children=2)
-        assert provider.force_flush(10_000)
-        provider.shutdown()
+        markers[marker] = send_chat_traces(col, protocol, [marker], n_children=2)[0]
 
     traces = wait_for_traces(client, exp_id, count=2, spans=6)
     assert len(traces) == 2
@@ -356,30 +373,18 @@ def test_spans_reach_the_mlflow_experiment(otelcol, mlflow_server, tmp_path, col
     # Nothing went to another experiment.
     assert not [t for t in all_traces(client, "0")
                 if any(span_attr(s, "test.marker") in markers for s in t.data.spans)]
-    wait_until(lambda: col.metric("otelcol_exporter_sent_spans") >= 6, 15,
-               "the exporter metrics to count 6 sent spans")
+    wait_for("the exporter metrics to count 6 sent spans",
+             lambda: col.metric("otelcol_exporter_sent_spans") >= 6, timeout=15, interval=0.2)
     assert col.metric("otelcol_exporter_send_failed_spans") == 0
 
 
 def test_wrong_experiment_id_is_reported(otelcol, mlflow_server, tmp_path, collectors):
     client = mlflow_client(mlflow_server)
     missing = str(900000 + int(uuid.uuid4().int % 99999))
-    rendered = render_collector_configs(tmp_path, {"wrong": {
-        "otel_collector_mlflow_url": mlflow_server.tracking_uri,
-        "otel_collector_experiment_id": missing}})["wrong"]
-    col = collectors(rendered, tmp_path, "wrong")
-    provider, tracer = make_tracer("http", col.ports["http"])
-    emit_chat_trace(tracer, "wrong-exp", n_children=1)
-    assert provider.force_flush(10_000)
-    provider.shutdown()
+    col = collectors(render_for(tmp_path, "wrong", mlflow_server, missing), tmp_path, "wrong")
+    send_chat_traces(col, "http", ["wrong-exp"], n_children=1)
 
-    wait_until(lambda: col.metric("otelcol_exporter_send_failed_spans") >= 2, 60,
-               "the collector to report the failed export")
-    log = col.log()
-    # A permanent error: dropped at once, not retried for minutes.
-    assert "Dropping data" in log and "Permanent error" in log, log[-3000:]
-    assert "responded with HTTP Status Code 404" in log, log[-3000:]
-    assert not retried_status(log, 404)
+    dropped_without_retry(col, 404, failed_spans=2)
     assert col.metric("otelcol_exporter_sent_spans") == 0
     assert not all_traces(client, "0") or all(
         span_attr(s, "test.marker") != "wrong-exp" for t in all_traces(client, "0")
@@ -393,22 +398,17 @@ def test_mlflow_down_spans_are_queued_and_delivered(otelcol, pg_server, tmp_path
     try:
         client = mlflow_client(srv)
         exp_id = new_experiment(client)
-        rendered = render_collector_configs(tmp_path, {"down": {
-            "otel_collector_mlflow_url": srv.tracking_uri,
-            "otel_collector_experiment_id": exp_id,
-            "otel_collector_queue": {"enabled": True, "num_consumers": 2, "queue_size": 200}}})["down"]
+        rendered = render_for(tmp_path, "down", srv, exp_id,
+                              otel_collector_queue={"enabled": True, "num_consumers": 2, "queue_size": 200})
         col = collectors(rendered, tmp_path, "down")
         cmd = restart_cmd(srv)
         srv.stop()
 
         n_traces, n_children = 40, 4
-        provider, tracer = make_tracer("grpc", col.ports["grpc"])
-        for i in range(n_traces):
-            emit_chat_trace(tracer, "down-%d" % i, n_children=n_children)
-        assert provider.force_flush(10_000)
-        provider.shutdown()
+        send_chat_traces(col, "grpc", ["down-%d" % i for i in range(n_traces)], n_children=n_children)
         total = n_traces * (n_children + 1)
-        wait_until(lambda: "Will retry" in col.log(), 30, "the collector to retry")
+        wait_for("the collector to retry",
+                 lambda: "Will retry" in col.log(), timeout=30, interval=0.2)
         assert col.metric("otelcol_exporter_sent_spans") == 0
         assert col.metric("otelcol_exporter_queue_size") > 0
 
@@ -421,8 +421,8 @@ def test_mlflow_down_spans_are_queued_and_delivered(otelcol, pg_server, tmp_path
         assert sum(len(t.data.spans) for t in traces) == total
         # Every span stored once (retries after timeouts are idempotent in
         # MLflow: same trace/span ids), and the collector agrees.
-        wait_until(lambda: col.metric("otelcol_exporter_sent_spans") >= total, 90,
-                   "the exporter to count %d sent spans" % total)
+        wait_for("the exporter to count %d sent spans" % total,
+                 lambda: col.metric("otelcol_exporter_sent_spans") >= total, timeout=90, interval=0.2)
         assert col.metric("otelcol_exporter_send_failed_spans") == 0
     finally:
         srv.stop()
@@ -450,10 +450,7 @@ def test_body_mlflow_rejects_is_dropped_and_reported(otelcol, mlflow_server, tmp
     from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
     client = mlflow_client(mlflow_server)
     exp_id = new_experiment(client)
-    rendered = render_collector_configs(tmp_path, {"reject": {
-        "otel_collector_mlflow_url": mlflow_server.tracking_uri,
-        "otel_collector_experiment_id": exp_id}})["reject"]
-    col = collectors(rendered, tmp_path, "reject")
+    col = collectors(render_for(tmp_path, "reject", mlflow_server, exp_id), tmp_path, "reject")
 
     now = time.time_ns()
     bad = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[
@@ -465,21 +462,12 @@ def test_body_mlflow_rejects_is_dropped_and_reported(otelcol, mlflow_server, tmp
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 (loopback)
         assert resp.status == 200  # the collector accepts it; MLflow will not
 
-    wait_until(lambda: col.metric("otelcol_exporter_send_failed_spans") >= 1, 60,
-               "the collector to report the rejected batch")
-    log = col.log()
-    # The collector names the endpoint and the status and does not retry.
-    assert "Dropping data" in log and "Permanent error" in log, log[-3000:]
-    assert "responded with HTTP Status Code 422" in log, log[-3000:]
-    assert not retried_status(log, 422)
+    dropped_without_retry(col, 422, failed_spans=1)
     mlflow_log = Path(mlflow_server.log_path).read_text(errors="replace")
     assert re.search(r'"POST /v1/traces HTTP/1.1" 422', mlflow_log), mlflow_log[-2000:]
 
     # The pipeline keeps working: a good trace still arrives.
-    provider, tracer = make_tracer("http", col.ports["http"])
-    emit_chat_trace(tracer, "after-reject", n_children=0)
-    assert provider.force_flush(10_000)
-    provider.shutdown()
+    send_chat_traces(col, "http", ["after-reject"], n_children=0)
     traces = wait_for_traces(client, exp_id, count=1)
     assert [t for t in traces if t.data.spans[0].name == "chat after-reject"]
 
@@ -491,10 +479,7 @@ def test_basic_auth_header_from_secret_env(otelcol, mlflow_auth_server, tmp_path
     srv = mlflow_auth_server
     client = mlflow_client(srv, monkeypatch)
     exp_id = new_experiment(client)
-    rendered = render_collector_configs(tmp_path, {"auth": {
-        "otel_collector_mlflow_url": srv.tracking_uri,
-        "otel_collector_experiment_id": exp_id,
-        "otel_collector_mlflow_auth_enabled": True}})["auth"]
+    rendered = render_for(tmp_path, "auth", srv, exp_id, otel_collector_mlflow_auth_enabled=True)
     dep = next(o for o in rendered["manifests"] if o["kind"] == "Deployment")
     env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
     ref = next(e for e in env if e["name"] == "MLFLOW_AUTHORIZATION")
@@ -503,22 +488,16 @@ def test_basic_auth_header_from_secret_env(otelcol, mlflow_auth_server, tmp_path
     assert srv.password not in rendered["config"].read_text()
     header = "Basic " + base64.b64encode(("%s:%s" % (srv.username, srv.password)).encode()).decode()
     col = collectors(rendered, tmp_path, "auth", env={"MLFLOW_AUTHORIZATION": header})
-    provider, tracer = make_tracer("grpc", col.ports["grpc"])
-    emit_chat_trace(tracer, "auth", n_children=1)
-    assert provider.force_flush(10_000)
-    provider.shutdown()
+    send_chat_traces(col, "grpc", ["auth"], n_children=1)
     traces = wait_for_traces(client, exp_id, count=1, spans=2)
     assert traces[0].info.experiment_id == exp_id
 
     # Wrong credentials: 401, reported as a permanent failure.
     bad = collectors(rendered_copy(rendered, tmp_path, "auth-bad"), tmp_path, "auth-bad",
                      env={"MLFLOW_AUTHORIZATION": "Basic " + base64.b64encode(b"admin:nope").decode()})
-    provider, tracer = make_tracer("grpc", bad.ports["grpc"])
-    emit_chat_trace(tracer, "auth-bad", n_children=0)
-    assert provider.force_flush(10_000)
-    provider.shutdown()
-    wait_until(lambda: bad.metric("otelcol_exporter_send_failed_spans") >= 1, 60,
-               "the collector to report the 401")
+    send_chat_traces(bad, "grpc", ["auth-bad"], n_children=0)
+    wait_for("the collector to report the 401",
+             lambda: bad.metric("otelcol_exporter_send_failed_spans") >= 1, timeout=60, interval=0.2)
     assert "401" in bad.log(), bad.log()[-3000:]
 
 

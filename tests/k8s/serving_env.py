@@ -26,6 +26,17 @@ def kjson(cluster, *args):
     return json.loads(cluster.kubectl(*args, "-o", "json").stdout)
 
 
+def get(cluster, *args):
+    """The object, or None while it does not exist (yet)."""
+    res = cluster.kubectl(*args, "-o", "json", check=False)
+    return json.loads(res.stdout) if res.returncode == 0 else None
+
+
+def conditions(obj):
+    """{type: condition} of an object's status (empty for None)."""
+    return {c["type"]: c for c in (obj or {}).get("status", {}).get("conditions", [])}
+
+
 def inventory(tmp_path, cluster, gpu_nodes, hostvars=None):
     nodes = {}
     for name in gpu_nodes:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import wait_for
+
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s")]
 
 UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "upstream-manifests"
@@ -27,17 +29,6 @@ RESTRICTED_CONTAINER = {
 
 def get(cluster, *args):
     return json.loads(cluster.kubectl("get", *args, "-o", "json", "--show-managed-fields").stdout)
-
-
-def wait_for(what, fn, timeout=90, interval=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 def deployment(ns, name="web", replicas=2):
@@ -105,7 +96,7 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
         d = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
         conds = {c["type"]: c["status"] for c in (d.get("status") or {}).get("conditions") or []}
         return conds.get("Available") == "True" and d["status"].get("readyReplicas") == 2 and d
-    d = wait_for("Deployment Available", available)
+    d = wait_for("Deployment Available", available, timeout=90)
     assert d["status"]["availableReplicas"] == 2
     pods = get(k8s_cluster, "pods", "-n", k8s_namespace, "-l", "app=web")["items"]
     assert len(pods) == 2
@@ -121,7 +112,7 @@ def test_deployment_becomes_available_and_reapply_is_noop(k8s_cluster, k8s_names
         time.sleep(2)
         b = get(k8s_cluster, "deployment", "web", "-n", k8s_namespace)
         return a["metadata"]["resourceVersion"] == b["metadata"]["resourceVersion"] and b
-    d = wait_for("Deployment status to settle", settled)
+    d = wait_for("Deployment status to settle", settled, timeout=90)
     rv = d["metadata"]["resourceVersion"]
     gen = d["metadata"]["generation"]
     applied = [m for m in d["metadata"]["managedFields"] if m["manager"] == "mlops-tests"]
@@ -146,7 +137,7 @@ def test_gpu_pod_scheduled_only_with_toleration(k8s_cluster, k8s_namespace):
         pod = get(k8s_cluster, "pod", "with-toleration", "-n", k8s_namespace)
         return pod if (pod.get("status") or {}).get("phase") == "Running" else None
 
-    p = wait_for("GPU pod scheduled and Running", running_pod)
+    p = wait_for("GPU pod scheduled and Running", running_pod, timeout=90)
     assert p["spec"]["nodeName"] in k8s_cluster.gpu_nodes
 
     def unschedulable():
@@ -155,7 +146,7 @@ def test_gpu_pod_scheduled_only_with_toleration(k8s_cluster, k8s_namespace):
             if c["type"] == "PodScheduled" and c["status"] == "False" and c.get("reason") == "Unschedulable":
                 return q
         return None
-    q = wait_for("scheduler to report Unschedulable", unschedulable)
+    q = wait_for("scheduler to report Unschedulable", unschedulable, timeout=90)
     assert not q["spec"].get("nodeName")
     msg = [c for c in q["status"]["conditions"] if c["type"] == "PodScheduled"][0]["message"]
     assert "2 node(s) had untolerated taint" in msg, msg

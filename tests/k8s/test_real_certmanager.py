@@ -13,38 +13,27 @@ whose CA the real cainjector put into the webhook configurations.
 import base64
 import datetime
 import json
-import os
-import time
 
 import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.cluster import Cluster, certmanager, gateway_api, missing_binaries, netns
-from tests.helpers import require
-from tests.playbook import ROOT, run_playbook
+from tests.cluster import certmanager, gateway_api
+from tests.cluster.controllers import runner_logs, running
+from tests.cluster.isolated_pods import expand
+from tests.helpers import wait_for
+from tests.k8s.serving_env import MIRROR, env, kjson
+from tests.k8s.webhook_env import CERT_MANAGER, converge_twice, webhook_cluster
+from tests.playbook import ROOT
 from tests.servers.bins import find_bin
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s-certmanager"), pytest.mark.slow]
 
-MIRROR = (ROOT.parent / "shared" / "upstream-manifests").resolve()
 PLAYBOOK = ROOT / "tests" / "k8s" / "playbooks" / "certmanager_converge.yml"
-MANIFEST = MIRROR / "cert-manager" / "v1.19.4" / "cert-manager.yaml"
 NS = "mlops"
 ISSUER = "mlops-selfsigned"
 STALE_LEASE_SECONDS = 40  # cainjector retries every 15 s: it leads ~45 s after it starts
-
-
-def _kjson(cluster, *args):
-    return json.loads(cluster.kubectl(*args, "-o", "json").stdout)
-
-
-def _env(cluster):
-    dead = "http://127.0.0.1:9"  # any download attempt fails
-    return {"K8S_AUTH_KUBECONFIG": cluster.kubeconfig, "K8S_AUTH_CONTEXT": cluster.context,
-            "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead, "HTTPS_PROXY": dead,
-            "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
 
 
 def _extra(tmp):
@@ -52,16 +41,6 @@ def _extra(tmp):
             "certmanager_wait_timeout": 180, "mlops_exposure": "ingress", "mlops_ingress_class": "nginx",
             "minio_ingress_enabled": True,
             "mlflow_ingress_enabled": True, "mlops_gateway_class": gateway_api.TEST_CLASS}
-
-
-def _wait(what, fn, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 def _ready(obj):
@@ -89,19 +68,9 @@ def _cert(pem_b64):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    missing = missing_binaries()
-    require(not missing, "control-plane binaries missing (%s): run scripts/build-testbins.sh" % ", ".join(missing))
-    require(find_bin("cert-manager"), "cert-manager missing: run scripts/build-testbins.sh cert-manager")
-    why = netns.available()
-    require(not why, "admission webhooks test: " + why)
-    require(gateway_api.available(), "Gateway API CRDs missing: run scripts/build-testbins.sh gateway-api")
-    cl = Cluster.up(tmp_path_factory.mktemp("k8s-certmanager"), name="mlops-certmanager", webhooks=True,
-                    local_pods=certmanager.LOCAL_PODS, parent_pid=os.getpid())
-    try:
-        gateway_api.install(cl)
+    with webhook_cluster(tmp_path_factory, "certmanager", certmanager.LOCAL_PODS, {"cert-manager": "cert-manager"},
+                         "admission webhooks test") as cl:
         yield cl
-    finally:
-        cl.down()
 
 
 def _stale_cainjector_lease(cluster, seconds):
@@ -122,30 +91,15 @@ def converged(cluster, tmp_path_factory):
     # The stack's namespace comes from the storage phase, before the gateway.
     cluster.kubectl("create", "namespace", NS)
     _stale_cainjector_lease(cluster, STALE_LEASE_SECONDS)
-    runners = certmanager.runners(cluster, find_bin("cert-manager"), tmp / "pods", MANIFEST)
-    for r in runners:
-        r.start()
-    extra = _extra(tmp)
-    t0 = time.monotonic()
-    runs = [run_playbook(PLAYBOOK, extra_vars=extra, env=_env(cluster))]
-    t1 = time.monotonic()
-    if runs[0].rc == 0:
-        runs.append(run_playbook(PLAYBOOK, extra_vars=extra, env=_env(cluster)))
-    print("real cert-manager: converge %.1fs, second converge %.1fs" % (t1 - t0, time.monotonic() - t1))
-    try:
+    runners = certmanager.runners(cluster, find_bin("cert-manager"), tmp / "pods", CERT_MANAGER)
+    with running(runners):
+        runs = converge_twice(PLAYBOOK, extra_vars=_extra(tmp), env=env(cluster))
         yield {"runs": runs, "runners": {r.component: r for r in runners}}
-    finally:
-        for r in runners:
-            r.stop()
-
-
-def _logs(converged):
-    return "\n".join(r.logs() for r in converged["runners"].values())
 
 
 def test_converges_and_second_run_changes_nothing(converged):
     first = converged["runs"][0]
-    assert first.rc == 0, first.explain() + _logs(converged)
+    assert first.rc == 0, first.explain() + runner_logs(converged["runners"].values())
     # The stale lease held cainjector back: the webhook had no CA in its
     # configurations when the Deployments were available, and the role waited.
     applied = first.task_result("Apply the cert-manager ClusterIssuers")
@@ -160,7 +114,7 @@ def test_converges_and_second_run_changes_nothing(converged):
 def test_processes_run_with_the_manifest_args(converged):
     """Each process got its container's args from the release manifest
     ($(POD_NAMESPACE) expanded as kubelet does), and is the pod's only run."""
-    deployments = {d["metadata"]["name"]: d for d in yaml.safe_load_all(MANIFEST.read_text())
+    deployments = {d["metadata"]["name"]: d for d in yaml.safe_load_all(CERT_MANAGER.read_text())
                    if d and d["kind"] == "Deployment"}
     assert len(deployments) == 3, list(deployments)
     seen = set()
@@ -171,7 +125,7 @@ def test_processes_run_with_the_manifest_args(converged):
         container = next(c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == runner.container)
         live = [e for e in runner.pods.values() if e["proc"].poll() is None]
         assert len(live) == 1, (component, runner.pods)
-        want = [certmanager.expand(a, {"POD_NAMESPACE": "cert-manager"}) for a in container["args"]]
+        want = [expand(a, {"POD_NAMESPACE": "cert-manager"}) for a in container["args"]]
         assert live[0]["argv"][2:] == want
         assert live[0]["restarts"] == 0, runner.logs()
         seen.add(component)
@@ -180,7 +134,7 @@ def test_processes_run_with_the_manifest_args(converged):
 
 def test_cluster_issuers_ready(converged, cluster):
     for name in (ISSUER + "-bootstrap", ISSUER):
-        issuer = _wait("ClusterIssuer %s Ready" % name, lambda n=name: _when_ready(cluster, "clusterissuer", n))
+        issuer = wait_for("ClusterIssuer %s Ready" % name, lambda n=name: _when_ready(cluster, "clusterissuer", n))
         assert issuer["status"]["conditions"][0]["reason"] in ("IsReady", "KeyPairVerified"), issuer["status"]
 
 
@@ -188,7 +142,7 @@ def _expected_certificates(cluster):
     """(namespace, Certificate name, Secret name, DNS names) the stack asks for."""
     out = [("cert-manager", "mlops-ca", "mlops-ca", []),
            (NS, "mlops-tls", "mlops-tls", ["*.mlops.local", "mlops.local"])]  # gateway role
-    for ing in _kjson(cluster, "-n", NS, "get", "ingress")["items"]:
+    for ing in kjson(cluster, "-n", NS, "get", "ingress")["items"]:
         assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == ISSUER
         for tls in ing["spec"]["tls"]:
             out.append((NS, tls["secretName"], tls["secretName"], tls["hosts"]))
@@ -198,7 +152,7 @@ def _expected_certificates(cluster):
 def test_certificates_issued_by_the_stack_ca(converged, cluster):
     expected = _expected_certificates(cluster)
     assert len(expected) >= 4, expected  # the CA, the Gateway's, mlflow's and minio's Ingresses
-    ca_secret = _kjson(cluster, "-n", "cert-manager", "get", "secret", "mlops-ca")
+    ca_secret = kjson(cluster, "-n", "cert-manager", "get", "secret", "mlops-ca")
     ca = _cert(ca_secret["data"]["tls.crt"])
     assert ca.subject == ca.issuer and ca.verify_directly_issued_by(ca) is None  # self-signed root
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
@@ -208,10 +162,11 @@ def test_certificates_issued_by_the_stack_ca(converged, cluster):
         # first creates fail while the webhook has no CA yet; it retries with a doubling back-off from 5 s.
         # Ready comes from cert-manager's readiness controller, status.revision from its issuing controller: two
         # writers, so Ready can be seen a moment before the revision is recorded.
-        cert = _wait("Certificate %s/%s Ready and issued" % (ns, name),
-                     lambda ns=ns, name=name: _issued(_when_ready(cluster, "-n", ns, "certificate", name)), timeout=240)
+        cert = wait_for("Certificate %s/%s Ready and issued" % (ns, name),
+                        lambda ns=ns, name=name: _issued(_when_ready(cluster, "-n", ns, "certificate", name)),
+                        timeout=240)
         assert cert["status"]["revision"] >= 1, cert["status"]
-        secret = _kjson(cluster, "-n", ns, "get", "secret", secret_name)
+        secret = kjson(cluster, "-n", ns, "get", "secret", secret_name)
         assert secret["type"] == "kubernetes.io/tls", (name, secret["type"])
         assert secret["metadata"]["annotations"]["cert-manager.io/certificate-name"] == name, secret["metadata"]
         leaf = _cert(secret["data"]["tls.crt"])
@@ -223,8 +178,8 @@ def test_certificates_issued_by_the_stack_ca(converged, cluster):
             continue
         leaf.verify_directly_issued_by(ca)  # raises unless the stack's CA signed it
         assert _cert(secret["data"]["ca.crt"]) == ca, (name, _cert(secret["data"]["ca.crt"]).serial_number, ca.serial_number,
-                                                       cert["status"], _kjson(cluster, "-n", "cert-manager", "get",
-                                                                              "certificate", "mlops-ca")["status"])
+                                                       cert["status"], kjson(cluster, "-n", "cert-manager", "get",
+                                                                             "certificate", "mlops-ca")["status"])
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert sorted(san.get_values_for_type(x509.DNSName)) == sorted(hosts), (name, san)
         assert secret["metadata"]["annotations"]["cert-manager.io/issuer-name"] == ISSUER
@@ -235,7 +190,7 @@ def test_requests_went_through_the_webhooks(converged, cluster):
     """Every CertificateRequest the controller made was approved by its
     approver and carries the identity cert-manager's mutating webhook
     stamps on CREATE: the controller's own service account."""
-    reqs = _kjson(cluster, "get", "certificaterequests", "-A")["items"]
+    reqs = kjson(cluster, "get", "certificaterequests", "-A")["items"]
     assert len(reqs) >= len(_expected_certificates(cluster)), [r["metadata"]["name"] for r in reqs]
     for req in reqs:
         conds = {c["type"]: c for c in req["status"]["conditions"]}
@@ -258,9 +213,9 @@ def test_webhook_rejects_an_invalid_certificate(converged, cluster):
 def test_cainjector_injected_the_webhook_ca(converged, cluster):
     """The real cainjector copied the CA the webhook keeps in its Secret into both
     webhook configurations (our role never sets caBundle)."""
-    ca = _kjson(cluster, "-n", "cert-manager", "get", "secret", "cert-manager-webhook-ca")["data"]["ca.crt"]
+    ca = kjson(cluster, "-n", "cert-manager", "get", "secret", "cert-manager-webhook-ca")["data"]["ca.crt"]
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
-        cfg = _kjson(cluster, "get", kind, "cert-manager-webhook", "--show-managed-fields")
+        cfg = kjson(cluster, "get", kind, "cert-manager-webhook", "--show-managed-fields")
         assert [w["clientConfig"]["caBundle"] for w in cfg["webhooks"]] == [ca], kind
         managers = {m["manager"] for m in cfg["metadata"]["managedFields"]}
         assert any("cainjector" in m for m in managers), managers

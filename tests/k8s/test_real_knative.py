@@ -19,27 +19,23 @@ test): they are switched off with a matchCondition that our re-applies keep.
 """
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from ansible_collections.mlops.stack.plugins.module_utils import model_deploy
 
-from tests.cluster import gateway_api, knative, missing_binaries, netns
-from tests.cluster.controllers import KSERVE_POD, kserve_runner
-from tests.helpers import require
-from tests.playbook import ROOT, run_playbook
+from tests.cluster import knative
+from tests.cluster.controllers import KSERVE_POD, kserve_runner, runner_logs
+from tests.helpers import require, wait_for
+from tests.k8s.serving_env import SERVING_NS, conditions, extra, get, kjson
+from tests.k8s.webhook_env import (CERT_MANAGER, KNATIVE_CORE, KSERVE_CORE, gpu_isvc, scheduled_pod, serving_deployed,
+                                   webhook_cluster)
+from tests.playbook import ROOT
 from tests.servers.bins import find_bin
 
 pytestmark = [pytest.mark.k8s, pytest.mark.xdist_group("k8s-knative"), pytest.mark.slow]
 
-MIRROR = (ROOT.parent / "shared" / "upstream-manifests").resolve()
-PLAYBOOKS = Path(__file__).parent / "playbooks"
-SERVING_NS = "mlops-serving"
-KSERVE_CORE = MIRROR / "kserve" / "v0.20.0" / "kserve-core.yaml"
-CERT_MANAGER = MIRROR / "cert-manager" / "v1.19.4" / "cert-manager.yaml"
-KNATIVE_CORE = MIRROR / "knative-serving" / "1.23.0" / "serving-core.yaml"
 ISVC = "wine"
 KSVC = ISVC + "-predictor"
 REVISION = KSVC + "-00001"
@@ -53,128 +49,34 @@ AUTOSCALING = {"min_replicas": 1, "max_replicas": 3, "scale_metric": "concurrenc
 SKIP_TAG_RESOLVING = ["kind.local", "ko.local", "dev.local", "docker.io", "index.docker.io"]
 
 
-def _kjson(cluster, *args):
-    return json.loads(cluster.kubectl(*args, "-o", "json").stdout)
-
-
-def _get(cluster, *args):
-    res = cluster.kubectl(*args, "-o", "json", check=False)
-    return json.loads(res.stdout) if res.returncode == 0 else None
-
-
-def _wait(what, fn, timeout=120):
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
-def _conditions(obj):
-    return {c["type"]: c for c in (obj or {}).get("status", {}).get("conditions", [])}
-
-
-def _inventory(tmp, cluster):
-    nodes = {n: {"gpu_count": 1, "gpu_product": "NVIDIA-L4"} for n in cluster.gpu_nodes}
-    inv = {"all": {"hosts": {"localhost": {"ansible_connection": "local",
-                                           "ansible_python_interpreter": str(ROOT / ".venv/bin/python")}},
-                   "children": {"gpu_inference_nodes": {"hosts": nodes}}}}
-    path = tmp / "hosts.yml"
-    path.write_text(yaml.safe_dump(inv))
-    return path
-
-
-def _env(cluster):
-    dead = "http://127.0.0.1:9"  # any download attempt fails
-    return {"K8S_AUTH_KUBECONFIG": cluster.kubeconfig, "K8S_AUTH_CONTEXT": cluster.context,
-            "http_proxy": dead, "https_proxy": dead, "HTTP_PROXY": dead, "HTTPS_PROXY": dead,
-            "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
-
-
 def _extra(tmp):
-    cache = str(tmp / "download-cache")
     # kserve_deployment_mode is left at the role's default (Knative).
-    return {"mlops_manifest_dir": str(MIRROR), "kserve_wait_timeout": 120, "knative_wait_timeout": 180,
-            "knative_registries_skipping_tag_resolving": SKIP_TAG_RESOLVING,
-            "certmanager_manifest_cache_dir": cache, "knative_manifest_cache_dir": cache,
-            "kserve_manifest_cache_dir": cache, "gpu_serving_manifest_cache_dir": cache}
-
-
-def _s3_secret(cluster):
-    data = {"AWS_ACCESS_KEY_ID": "test-access", "AWS_SECRET_ACCESS_KEY": "test-secret-key",
-            "AWS_ENDPOINT_URL": "http://minio.mlops.svc.cluster.local:9000", "AWS_DEFAULT_REGION": "us-east-1",
-            "S3_USE_HTTPS": "0", "S3_VERIFY_SSL": "0"}
-    cluster.kubectl("create", "namespace", "mlops", check=False)
-    cluster.apply_server_side({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                               "metadata": {"name": "mlops-s3-kserve", "namespace": "mlops"}, "stringData": data})
+    return dict(extra(tmp), kserve_wait_timeout=120, knative_wait_timeout=180,
+                knative_registries_skipping_tag_resolving=SKIP_TAG_RESOLVING)
 
 
 def _isvc(name, sched, **autoscaling):
-    """The InferenceService mlops.stack.model_deployment applies with the
-    options roles/kserve/tasks/deploy_model.yml passes for a GPU model (no
-    deployment_mode: the cluster default, Knative)."""
-    params = {"model": name, "namespace": SERVING_NS, "runtime": "mlflow-mlserver", "model_format": "mlflow",
-              "protocol_version": "v2", "service_account": "kserve-s3", "resources": sched["resources"],
-              "node_selector": sched["nodeSelector"], "tolerations": sched["tolerations"],
-              "affinity": sched["affinity"]}
-    params.update(autoscaling)
-    return model_deploy.inference_service(params, name, {
-        "version": "1", "artifact_uri": "mlflow-artifacts:/1/abc/artifacts/model",
-        "storage_uri": "s3://models/%s/1" % name})
-
-
-def _switch_off_webhooks(cluster, manifest):
-    docs = [d for d in yaml.safe_load_all(manifest.read_text())
-            if d and d["kind"].endswith("WebhookConfiguration")]
-    for d in docs:
-        for w in d["webhooks"]:
-            w["matchConditions"] = [{"name": "mlops-tests-no-webhook-process", "expression": "false"}]
-    cluster.apply_server_side(docs, field_manager="mlops-tests-webhook-off")
+    """No deployment_mode: the cluster default, Knative."""
+    return gpu_isvc(name, "mlflow-mlserver", sched, **autoscaling)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    missing = missing_binaries()
-    require(not missing, "control-plane binaries missing (%s): run scripts/build-testbins.sh" % ", ".join(missing))
-    require(find_bin("kserve-manager"), "kserve-manager missing: run scripts/build-testbins.sh kserve")
-    for _sel, _container, binary in knative.COMPONENTS.values():
-        require(find_bin(binary), "%s missing: run scripts/build-testbins.sh knative" % binary)
-    why = netns.available()
-    require(not why, "Knative with real controllers: " + why)
-    with gateway_api.cluster_with_gateway_api(tmp_path_factory.mktemp("k8s-knative"), "mlops-knative",
-                                              webhooks=True, local_pods=[KSERVE_POD] + knative.LOCAL_PODS) as cl:
+    binaries = {"kserve-manager": "kserve"}
+    binaries.update((binary, "knative") for _sel, _container, binary in knative.COMPONENTS.values())
+    with webhook_cluster(tmp_path_factory, "knative", [KSERVE_POD] + knative.LOCAL_PODS, binaries,
+                         "Knative with real controllers") as cl:
         yield cl
 
 
 @pytest.fixture(scope="module")
 def converged(cluster, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real-knative")
-    _s3_secret(cluster)
-    _switch_off_webhooks(cluster, CERT_MANAGER)
     runners = [kserve_runner(cluster, find_bin("kserve-manager"), tmp / "kserve", KSERVE_CORE)]
     runners += knative.runners(cluster, find_bin, tmp / "knative", KNATIVE_CORE)
-    for r in runners:
-        r.start()
-    inv, extra = _inventory(tmp, cluster), _extra(tmp)
-    t0 = time.monotonic()
-    runs = [run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra, env=_env(cluster))]
-    if runs[0].rc == 0:
-        runs.append(run_playbook(PLAYBOOKS / "serving_converge.yml", inventory=inv, extra_vars=extra,
-                                 env=_env(cluster)))
-    t1 = time.monotonic()
-    sched = run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, extra_vars=extra, env=_env(cluster))
-    sched = sched.task_result("Report the scheduling")["gpu_serving_predictor_scheduling"]
-    deploys = [run_playbook(PLAYBOOKS / "serving_raw_isvc.yml", inventory=inv, env=_env(cluster),
-                            extra_vars=dict(extra, isvc_definition=_isvc(ISVC, sched, **AUTOSCALING)))
-               for dummy in range(2)]
-    print("real Knative: converge x2 %.1fs, isvc x2 %.1fs" % (t1 - t0, time.monotonic() - t1))
-    try:
-        yield {"runs": runs, "deploys": deploys, "runners": runners, "inv": inv, "extra": extra, "sched": sched}
-    finally:
-        for r in runners:
-            r.stop()
+    with serving_deployed(cluster, tmp, runners, _extra(tmp), lambda sched: _isvc(ISVC, sched, **AUTOSCALING),
+                          webhooks_off=(CERT_MANAGER,)) as out:
+        yield out
 
 
 def _changed(result):
@@ -187,10 +89,6 @@ def _changed(result):
                 objs = [o["ref"] for o in res.get("objects", []) if o.get("result") != "unchanged"]
                 out.append((task["task"]["name"], objs))
     return out
-
-
-def _logs(converged):
-    return "\n".join(r.logs() for r in converged["runners"])
 
 
 def test_version_skew():
@@ -213,7 +111,7 @@ def test_version_skew():
 
 def test_roles_converge_with_knative_webhooks(converged, cluster):
     first = converged["runs"][0]
-    assert first.rc == 0, first.explain() + _logs(converged)
+    assert first.rc == 0, first.explain() + runner_logs(converged["runners"])
     second = converged["runs"][1]
     assert second.rc == 0, second.explain()
     # Includes the knative role leaving its webhook configurations to Knative's
@@ -229,11 +127,11 @@ def test_roles_converge_with_knative_webhooks(converged, cluster):
     for kind, name in (("validatingwebhookconfiguration", "config.webhook.serving.knative.dev"),
                        ("validatingwebhookconfiguration", "validation.webhook.serving.knative.dev"),
                        ("mutatingwebhookconfiguration", "webhook.serving.knative.dev")):
-        hooks = _kjson(cluster, "get", kind, name)["webhooks"]
+        hooks = kjson(cluster, "get", kind, name)["webhooks"]
         assert all(h["clientConfig"].get("caBundle") for h in hooks), name
         assert all(h.get("rules") for h in hooks), name
-    cert = _kjson(cluster, "-n", "knative-serving", "get", "certificates.networking.internal.knative.dev",
-                  "routing-serving-certs")
+    cert = kjson(cluster, "-n", "knative-serving", "get", "certificates.networking.internal.knative.dev",
+                 "routing-serving-certs")
     assert cert["spec"]["secretName"] == "routing-serving-certs"
 
 
@@ -241,7 +139,7 @@ def test_knative_webhooks_accept_our_config_and_enforce_it(converged, cluster):
     """The config webhook validates ConfigMaps (our re-applies went through
     it); the resource webhook admits a nodeSelector/tolerations only because
     config-features enables them, and refuses a field that stays disabled."""
-    features = _kjson(cluster, "-n", "knative-serving", "get", "configmap", "config-features")["data"]
+    features = kjson(cluster, "-n", "knative-serving", "get", "configmap", "config-features")["data"]
     for flag in ("kubernetes.podspec-nodeselector", "kubernetes.podspec-tolerations",
                  "kubernetes.podspec-affinity"):
         assert features[flag] == "enabled", features
@@ -289,10 +187,10 @@ def _gpu_pod_spec(spec, sched):
 
 
 def test_kserve_creates_knative_service(converged, cluster):
-    ksvc = _wait("Knative Service " + KSVC, lambda: _get(cluster, "-n", SERVING_NS, "get", "ksvc", KSVC))
+    ksvc = wait_for("Knative Service " + KSVC, lambda: get(cluster, "-n", SERVING_NS, "get", "ksvc", KSVC))
     owner = ksvc["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("InferenceService", ISVC)
-    isvc = _kjson(cluster, "-n", SERVING_NS, "get", "inferenceservice", ISVC)
+    isvc = kjson(cluster, "-n", SERVING_NS, "get", "inferenceservice", ISVC)
     # Our object names no mode: the cluster default (the kserve role's Knative).
     assert "serving.kserve.io/deploymentMode" not in isvc["metadata"]["annotations"] \
         or isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] in ("Knative", "Serverless")
@@ -306,11 +204,11 @@ def test_kserve_creates_knative_service(converged, cluster):
 
 
 def test_knative_creates_revision_deployment_and_gpu_pod(converged, cluster):
-    rev = _wait("Revision " + REVISION, lambda: _get(cluster, "-n", SERVING_NS, "get", "revision", REVISION))
+    rev = wait_for("Revision " + REVISION, lambda: get(cluster, "-n", SERVING_NS, "get", "revision", REVISION))
     assert rev["metadata"]["ownerReferences"][0]["kind"] == "Configuration"
     _autoscaling_annotations(rev["metadata"]["annotations"])
     dep_name = REVISION + "-deployment"
-    dep = _wait("Deployment " + dep_name, lambda: _get(cluster, "-n", SERVING_NS, "get", "deployment", dep_name))
+    dep = wait_for("Deployment " + dep_name, lambda: get(cluster, "-n", SERVING_NS, "get", "deployment", dep_name))
     owner = dep["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"]) == ("Revision", REVISION)
     # min-scale 1: Knative starts the Deployment at one replica.
@@ -323,11 +221,8 @@ def test_knative_creates_revision_deployment_and_gpu_pod(converged, cluster):
     assert qp["SERVING_REVISION"] == REVISION and qp["SERVING_SERVICE"] == KSVC
     assert qp["CONTAINER_CONCURRENCY"] == "0"
 
-    def pod():
-        pods = _kjson(cluster, "-n", SERVING_NS, "get", "pods", "-l", "serving.knative.dev/revision=" + REVISION)
-        pods = [p for p in pods["items"] if p["spec"].get("nodeName") and not p["metadata"].get("deletionTimestamp")]
-        return pods[-1] if pods else None
-    p = _wait("a scheduled pod of " + REVISION, pod)
+    p = wait_for("a scheduled pod of " + REVISION,
+                 lambda: scheduled_pod(cluster, "serving.knative.dev/revision=" + REVISION))
     assert p["spec"]["nodeName"] in cluster.gpu_nodes
     assert p["spec"]["nodeName"] not in cluster.cpu_nodes
     # KServe's pod mutator adds the storage initializer to the pod Knative's Deployment creates.
@@ -339,9 +234,9 @@ def test_autoscaler_reconciles_podautoscaler(converged, cluster):
     """The real autoscaler's PodAutoscaler carries the settings (class KPA,
     concurrency metric, target, min/max scale) and scales to min-scale."""
     def ready():
-        pa = _get(cluster, "-n", SERVING_NS, "get", "podautoscalers.autoscaling.internal.knative.dev", REVISION)
-        return pa if _conditions(pa).get("Ready", {}).get("status") == "True" else None
-    pa = _wait("PodAutoscaler %s Ready" % REVISION, ready)
+        pa = get(cluster, "-n", SERVING_NS, "get", "podautoscalers.autoscaling.internal.knative.dev", REVISION)
+        return pa if conditions(pa).get("Ready", {}).get("status") == "True" else None
+    pa = wait_for("PodAutoscaler %s Ready" % REVISION, ready)
     assert pa["spec"]["reachability"] in ("Reachable", "Unknown"), pa["spec"]
     assert pa["spec"]["protocolType"] == "http1"
     _autoscaling_annotations(pa["metadata"]["annotations"])
@@ -355,21 +250,21 @@ def test_what_becomes_ready(converged, cluster):
     programs the KIngress: net-kourier's controller and the Envoy gateway are
     kwok pods), hence the Knative Service and the InferenceService."""
     def settled():
-        rev = _get(cluster, "-n", SERVING_NS, "get", "revision", REVISION)
-        route = _get(cluster, "-n", SERVING_NS, "get", "route", KSVC)
-        return (rev, route) if _conditions(rev).get("Ready", {}).get("status") == "True" \
-            and "IngressReady" in _conditions(route) else None
-    rev, route = _wait("Revision %s Ready" % REVISION, settled)
+        rev = get(cluster, "-n", SERVING_NS, "get", "revision", REVISION)
+        route = get(cluster, "-n", SERVING_NS, "get", "route", KSVC)
+        return (rev, route) if conditions(rev).get("Ready", {}).get("status") == "True" \
+            and "IngressReady" in conditions(route) else None
+    rev, route = wait_for("Revision %s Ready" % REVISION, settled)
     objs = {"Revision": rev, "Route": route}
     for kind, ref in (("Configuration", "configuration/" + KSVC), ("Service", "ksvc/" + KSVC),
                       ("PodAutoscaler", "podautoscalers.autoscaling.internal.knative.dev/" + REVISION),
                       ("ServerlessService", "serverlessservices.networking.internal.knative.dev/" + REVISION),
                       ("KIngress", "ingresses.networking.internal.knative.dev/" + KSVC),
                       ("InferenceService", "inferenceservice/" + ISVC)):
-        objs[kind] = _kjson(cluster, "-n", SERVING_NS, "get", ref)
-    report = {k: {t: (c["status"], c.get("reason", "")) for t, c in _conditions(o).items()} for k, o in objs.items()}
+        objs[kind] = kjson(cluster, "-n", SERVING_NS, "get", ref)
+    report = {k: {t: (c["status"], c.get("reason", "")) for t, c in conditions(o).items()} for k, o in objs.items()}
     print("Knative-mode conditions:\n" + json.dumps(report, indent=1, sort_keys=True))
-    conds = {k: _conditions(o) for k, o in objs.items()}
+    conds = {k: conditions(o) for k, o in objs.items()}
     for kind in ("Revision", "Configuration", "PodAutoscaler", "ServerlessService"):
         assert conds[kind]["Ready"]["status"] == "True", (kind, report[kind])
     assert conds["Revision"]["ResourcesAvailable"]["status"] == "True"
