@@ -61,6 +61,19 @@ class PlaybookResult:
                     msgs.append(res.get("msg", ""))
         return msgs
 
+    def notices(self, host="localhost"):
+        """(task, kind, message) of every deprecation and warning the tasks returned."""
+        out = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                res = task["hosts"].get(host, {})
+                for item in [res] + [r for r in res.get("results", []) if isinstance(r, dict)]:
+                    for kind in ("deprecations", "warnings"):
+                        for notice in item.get(kind) or []:
+                            msg = notice.get("msg", "") if isinstance(notice, dict) else str(notice)
+                            out.append((task["task"]["name"], kind, msg))
+        return out
+
     def explain(self):
         return "rc=%s\nstderr:\n%s\nstdout tail:\n%s" % (self.rc, self.stderr[-3000:], self.stdout[-6000:])
 

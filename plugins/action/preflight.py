@@ -211,7 +211,10 @@ class ActionModule(ActionBase):
                 "Preflight found %d problem(s); nothing was changed in the cluster. Fix each one (inventory "
                 "variables: group_vars, host_vars or -e) and run again:\n- %s" % (len(lines), "\n- ".join(lines))))
             return result
-        # The roles leave out the Namespace object of these (templates).
-        result["ansible_facts"] = {"mlops_foreign_namespaces": getattr(self, "_foreign", [])}
+        # The roles leave out the Namespace object of these (templates). A
+        # plain result, set as a variable by preflight.yml: returned as
+        # ansible_facts, every template that reads it warned that top-level
+        # facts are deprecated (INJECT_FACTS_AS_VARS).
+        result["foreign_namespaces"] = getattr(self, "_foreign", [])
         result["msg"] = "inventory and cluster look fine (%d roles checked)" % len(roles)
         return result

@@ -42,7 +42,7 @@ options:
     description:
       - API groups that the cluster provides rather than a pinned release (for example
         C(gateway.networking.k8s.io)). Their objects are checked when O(crd_definitions) has their CRD, and
-        otherwise reported in RV(skipped) instead of failing.
+        otherwise reported in RV(unchecked) instead of failing.
     type: list
     elements: str
     default: []
@@ -91,8 +91,9 @@ checked:
   description: Number of objects checked.
   returned: always
   type: int
-skipped:
-  description: Objects of O(unpinned_groups) that could not be checked (no CRD given).
+unchecked:
+  description:
+    - Objects of O(unpinned_groups) that could not be checked (no CRD given).
   returned: success
   type: list
   elements: str
@@ -126,13 +127,13 @@ def main():
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg="cannot read the CRDs of the release manifests: %s" % exc,
                          exception=traceback.format_exc())
-    problems, checked, skipped = [], 0, []
+    problems, checked, unchecked = [], 0, []
     for role, objects in sorted(p["objects"].items()):
         objects = [o for o in objects or [] if isinstance(o, dict)]
         checked += len(objects)
         problems.extend("role %s: %s" % (role, line)
                         for line in schema_check.validate_objects(objects, schemas, p["kubernetes_version"],
-                                                                  p["unpinned_groups"], skipped))
+                                                                  p["unpinned_groups"], unchecked))
     if problems:
         module.fail_json(msg="%d object(s) would be refused by the API server; nothing was changed in the cluster:\n- %s"
                          % (len(problems), "\n- ".join(problems)), problems=problems, checked=checked)
@@ -145,10 +146,10 @@ def main():
                 fh.write("%d objects valid\n" % checked)
         except (IOError, OSError):
             pass  # the marker only saves time
-    if skipped:
+    if unchecked:
         module.warn("not validated offline (their CRDs are not in the cluster or no cluster was read): %s"
-                    % ", ".join(skipped))
-    module.exit_json(changed=False, problems=[], checked=checked, skipped=skipped)
+                    % ", ".join(unchecked))
+    module.exit_json(changed=False, problems=[], checked=checked, unchecked=unchecked)
 
 
 if __name__ == "__main__":

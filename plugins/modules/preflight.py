@@ -116,6 +116,14 @@ otel_experiment_id:
   description: The collector's experiment id from the inventory, or C(0) as a placeholder to build its objects.
   returned: always
   type: str
+foreign_namespaces:
+  description:
+    - The existing namespaces of enabled roles that the stack did not create (no C(app.kubernetes.io/part-of=mlops-stack)
+      label), unless C(mlops_adopt_namespaces) is true; the roles leave their labels alone.
+    - C(playbooks/preflight.yml) sets it as C(mlops_foreign_namespaces).
+  returned: success
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
