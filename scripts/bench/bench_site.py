@@ -104,7 +104,8 @@ def main():
     args = ap.parse_args()
     work = Path(args.keep_dir or tempfile.mkdtemp(prefix="mlops-bench-site-"))
     work.mkdir(parents=True, exist_ok=True)
-    s3 = start_s3(work / "s3")
+    # MinIO, the inventory's backend: the object_store role creates the consumers' users through its admin API.
+    s3 = start_s3(work / "s3", backend="minio")
     pg = start_postgres(work / "pg")
     mlflow = start_mlflow(work / "mlflow", pg, s3=s3, workers=1)
     results = {}
